@@ -1,0 +1,42 @@
+# Single entry point. `make demo` and `make test` each do all setup on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(abspath $(VENV))/bin
+STAMP  := $(VENV)/.installed-stamp
+# torch is pinned here (not in pyproject, which keeps torch>=2.4): the local CPU wheel, same pip call.
+TORCH  ?= torch==2.13.0
+export PATH := $(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: install demo test lint bench gpu-check docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install "$(TORCH)" -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hal9 demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check hal9 tests scripts experiments
+	$(BIN)/ruff format --check hal9 tests scripts experiments
+
+test: lint
+	$(BIN)/python scripts/import_time.py --check
+	$(BIN)/python -m pytest --nbmake tests notebooks
+
+bench: $(STAMP)
+	scripts/bench.sh
+
+gpu-check: $(STAMP)
+	scripts/gpu_check.sh
+
+docs:
+	$(PYTHON) -m venv .docs-venv && .docs-venv/bin/pip install mkdocs-material "mkdocstrings[python]"
+	.docs-venv/bin/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) .docs-venv site outputs mlruns mlflow.db .hal9_fallback

@@ -1,0 +1,1 @@
+"""The ``hal9`` command line: ``hal9 demo``, ``hal9 version``."""

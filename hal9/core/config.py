@@ -1,0 +1,132 @@
+"""Pydantic configuration models for hierarchies, connectivity and neuron dynamics.
+
+Configs are validated at the boundary and flatten into MLflow params (``hal9.tracking.flatten_config``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hal9.core.layers import MAX_LAYERS, designed_sizes
+
+__all__ = ["ConnectivityConfig", "HierarchyConfig", "LIFConfig", "RateConfig"]
+
+Activation = Literal["tanh", "relu", "sigmoid", "linear"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ConnectivityConfig(_Frozen):
+    """Sparse connectivity of a hierarchy: fan-in per neuron for each allowed projection.
+
+    Only projections within a layer (``k → k``) and between adjacent layers (``k−1 → k`` bottom-up,
+    ``k+1 → k`` top-down feedback) exist: the ±1 rule. Each target neuron draws its presynaptic
+    partners uniformly at random *without replacement* from the source layer.
+
+    Weights are drawn i.i.d. per synapse and scaled by ``gain / sqrt(F_i)`` where ``F_i`` is the
+    total fan-in of the target neuron (``init="normal"``: N(0, 1); ``"uniform"``: U(−√3, √3), unit
+    variance; ``"constant"``: 1).
+    """
+
+    within: bool = True
+    bottom_up: bool = True
+    feedback: bool = False
+    fan_in_within: int = Field(16, ge=0, description="presynaptic partners per neuron inside its own layer")
+    fan_in_up: int = Field(16, ge=0, description="partners per neuron in the layer below (bottom-up)")
+    fan_in_down: int = Field(8, ge=0, description="partners per neuron in the layer above (top-down)")
+    fan_in_policy: Literal["error", "clip"] = Field(
+        "error", description="'error': fan-in larger than a source layer raises; 'clip': use the source size"
+    )
+    init: Literal["normal", "uniform", "constant"] = "normal"
+    gain: float = Field(1.0, allow_inf_nan=False)
+
+
+class HierarchyConfig(_Frozen):
+    """A hierarchy of ``n_layers`` layers L1..LK.
+
+    Give either ``base_size`` (designed sizes ``n_k = max(1, round(n_1 / r^(k-1)))``) or explicit
+    ``sizes`` (one positive integer per layer).
+    """
+
+    n_layers: int = Field(MAX_LAYERS, ge=1, le=MAX_LAYERS)
+    base_size: int | None = Field(None, gt=0)
+    ratio: float = Field(math.e, gt=1.0, allow_inf_nan=False)
+    sizes: tuple[int, ...] | None = None
+    connectivity: ConnectivityConfig = ConnectivityConfig()
+
+    @field_validator("sizes")
+    @classmethod
+    def _positive_sizes(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if v is not None and any(s <= 0 for s in v):
+            raise ValueError(f"sizes must all be positive integers, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_size_source(self) -> HierarchyConfig:
+        if (self.base_size is None) == (self.sizes is None):
+            raise ValueError("give exactly one of base_size or sizes")
+        if self.sizes is not None and len(self.sizes) != self.n_layers:
+            raise ValueError(f"sizes has {len(self.sizes)} entries but n_layers={self.n_layers}")
+        return self
+
+    def layer_sizes(self) -> tuple[int, ...]:
+        """The resolved layer sizes ``(n_1, ..., n_K)``."""
+        if self.sizes is not None:
+            return tuple(self.sizes)
+        assert self.base_size is not None
+        return designed_sizes(self.base_size, self.n_layers, self.ratio)
+
+
+class RateConfig(_Frozen):
+    """Leaky rate neurons ``τ_i dx_i/dt = −x_i + f(Σ_j W_ij x_j + b_i + I_i)``.
+
+    ``tau`` is one value or one value per layer (same time unit as ``dt``, e.g. ms).
+    """
+
+    tau: float | tuple[float, ...] = 10.0
+    bias: float = Field(0.0, allow_inf_nan=False)
+    activation: Activation = "tanh"
+    dt: float = Field(1.0, gt=0.0, allow_inf_nan=False)
+
+    @field_validator("tau")
+    @classmethod
+    def _positive_tau(cls, v: float | tuple[float, ...]) -> float | tuple[float, ...]:
+        vals = v if isinstance(v, tuple) else (v,)
+        if any(not math.isfinite(t) or t <= 0 for t in vals):
+            raise ValueError(f"tau must be finite and > 0, got {v}")
+        return v
+
+
+class LIFConfig(_Frozen):
+    """Leaky integrate-and-fire neurons.
+
+    ``τ_m dv/dt = −(v − v_rest) + Σ_j W_ij s_j + b + I``; a spike when ``v ≥ v_th``, then
+    ``v ← v_reset`` and the neuron is clamped there for ``refractory`` time units.
+    """
+
+    tau_mem: float | tuple[float, ...] = 20.0
+    v_rest: float = Field(0.0, allow_inf_nan=False)
+    v_reset: float = Field(0.0, allow_inf_nan=False)
+    v_th: float = Field(1.0, allow_inf_nan=False)
+    refractory: float = Field(2.0, ge=0.0, allow_inf_nan=False)
+    bias: float = Field(0.0, allow_inf_nan=False)
+    dt: float = Field(1.0, gt=0.0, allow_inf_nan=False)
+
+    @field_validator("tau_mem")
+    @classmethod
+    def _positive_tau(cls, v: float | tuple[float, ...]) -> float | tuple[float, ...]:
+        vals = v if isinstance(v, tuple) else (v,)
+        if any(not math.isfinite(t) or t <= 0 for t in vals):
+            raise ValueError(f"tau_mem must be finite and > 0, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _threshold_above_reset(self) -> LIFConfig:
+        if self.v_th <= self.v_reset:
+            raise ValueError(f"v_th ({self.v_th}) must be greater than v_reset ({self.v_reset})")
+        return self

@@ -1,0 +1,196 @@
+"""Where runs go (the tracking URI) and a fast check that the backend there can be reached."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = [
+    "PROBE_TIMEOUT_S",
+    "default_tracking_uri",
+    "fast_http_failure",
+    "is_user_error",
+    "probe_backend",
+]
+
+#: Seconds the reachability probe waits for a connection before declaring the backend unreachable.
+PROBE_TIMEOUT_S = 2
+
+# MLflow's HTTP client retries 7 times with exponential back-off by default (minutes against a dead
+# server). While a run is being set up these tighter settings apply, unless the user set them.
+_FAST_HTTP_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+}
+
+_CONNECT_TIMEOUT_ARG = {
+    "postgresql": "connect_timeout",
+    "mysql": "connect_timeout",
+    "mariadb": "connect_timeout",
+}
+
+
+def default_tracking_uri() -> str:
+    """Return the tracking URI used when none is given.
+
+    Order: the ``HAL9_TRACKING_URI`` environment variable, then ``MLFLOW_TRACKING_URI``, then a SQLite
+    database ``mlflow.db`` in the current working directory, as an absolute URI.
+
+    Returns
+    -------
+    str
+        E.g. ``sqlite:////home/me/project/mlflow.db`` (four slashes: ``sqlite:///`` + an absolute path).
+        ``mlflow ui --backend-store-uri sqlite:///mlflow.db`` started in the same directory shows it.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["HAL9_TRACKING_URI"] = "http://127.0.0.1:5000"
+    >>> default_tracking_uri()
+    'http://127.0.0.1:5000'
+    >>> del os.environ["HAL9_TRACKING_URI"]
+    """
+    for var in ("HAL9_TRACKING_URI", "MLFLOW_TRACKING_URI"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            return value
+    return "sqlite:///" + (Path.cwd() / "mlflow.db").as_posix()
+
+
+def _scheme(uri: str) -> str:
+    """Lower-case scheme without a driver suffix: ``postgresql+psycopg2://`` -> ``postgresql``."""
+    return urllib.parse.urlsplit(uri).scheme.lower().split("+", 1)[0]
+
+
+@contextlib.contextmanager
+def fast_http_failure(uri: str) -> Iterator[None]:
+    """Within the block, make MLflow's HTTP client give up quickly (1 retry, 5 s timeout) for ``uri``.
+
+    Only for ``http(s)`` URIs and only for variables the user has not set. The previous environment is
+    restored on exit. The environment is process-wide, so this is not safe against other threads that
+    talk to MLflow at the same moment.
+    """
+    if _scheme(uri) not in ("http", "https"):
+        yield
+        return
+    added = [name for name in _FAST_HTTP_ENV if name not in os.environ]
+    try:
+        for name in added:
+            os.environ[name] = _FAST_HTTP_ENV[name]
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+def probe_backend(uri: str, *, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """Check quickly whether the tracking backend at ``uri`` can be reached.
+
+    Parameters
+    ----------
+    uri : str
+        A tracking URI: ``http(s)://``, ``sqlite:///``, another SQLAlchemy database URI, a ``file:`` URI
+        or a plain path. Other schemes (``databricks``, plugins) are not probed.
+    timeout : float, default 2
+        Seconds to wait for a connection.
+
+    Returns
+    -------
+    str or None
+        ``None`` if the backend looks reachable, else a one-line reason.
+
+    Notes
+    -----
+    http(s): ``GET <uri>/health``; any HTTP answer, even an error status or a TLS handshake failure,
+    counts as reachable (MLflow's own client then decides). SQLite: the parent directory is created and
+    must be writable, and the file must open. Other databases: one SQLAlchemy connection with
+    ``connect_timeout`` (PostgreSQL, MySQL); a missing driver (``psycopg2``) is reported as unreachable.
+    """
+    scheme = _scheme(uri)
+    try:
+        if scheme in ("http", "https"):
+            return _probe_http(uri, timeout)
+        if scheme == "sqlite":
+            return _probe_sqlite(uri, timeout)
+        if scheme in ("postgresql", "mysql", "mariadb", "mssql", "oracle"):
+            return _probe_database(uri, scheme, timeout)
+        if scheme == "file" or scheme == "" or (len(scheme) == 1 and os.name == "nt"):
+            return _probe_directory(uri)
+    except Exception as exc:  # the probe must never be the reason a computation fails
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _probe_http(uri: str, timeout: float) -> str | None:
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None  # the server answered
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ssl.SSLError):
+            return None  # a TLS server answered; MLflow's client has its own certificate settings
+        return f"cannot connect to {url}: {exc.reason}"
+    except TimeoutError:
+        return f"no answer from {url} within {timeout:g} s"
+    except OSError as exc:
+        return f"cannot connect to {url}: {exc}"
+
+
+def _probe_sqlite(uri: str, timeout: float) -> str | None:
+    rest = urllib.parse.unquote(uri.split(":///", 1)[1] if ":///" in uri else "")
+    rest = rest.split("?", 1)[0]
+    if rest in ("", ":memory:"):
+        return None
+    path = Path(rest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(path.parent, os.W_OK):
+        return f"directory {path.parent} is not writable"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"database file {path} is not readable and writable"
+    connection = sqlite3.connect(path, timeout=timeout)
+    try:
+        connection.execute("PRAGMA schema_version").fetchone()
+    finally:
+        connection.close()
+    return None
+
+
+def _probe_database(uri: str, scheme: str, timeout: float) -> str | None:
+    import sqlalchemy
+
+    arg = _CONNECT_TIMEOUT_ARG.get(scheme)
+    connect_args = {arg: int(max(1, timeout))} if arg else {}
+    engine = sqlalchemy.create_engine(uri, connect_args=connect_args, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
+    return None
+
+
+def _probe_directory(uri: str) -> str | None:
+    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(uri).path)) if "://" in uri else Path(uri)
+    path.mkdir(parents=True, exist_ok=True)
+    return None if os.access(path, os.W_OK) else f"directory {path} is not writable"
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """True for MLflow errors caused by the caller's input (re-raised), False for backend failures.
+
+    Backend failures (connection lost, database locked, server error) make a run switch to its local
+    fallback; invalid input (``INVALID_PARAMETER_VALUE``, e.g. changing a logged parameter) does not.
+    """
+    from mlflow.exceptions import MlflowException
+
+    return isinstance(exc, MlflowException) and exc.error_code == "INVALID_PARAMETER_VALUE"

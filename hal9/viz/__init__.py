@@ -1,0 +1,73 @@
+"""Matplotlib figures for hal9: hierarchy structure and recorded layer activity.
+
+Every function takes plain arrays (numpy arrays or torch tensors on any device) and returns a
+:class:`matplotlib.figure.Figure` built with the object-oriented API and an Agg canvas, so no pyplot
+state and no GUI backend are involved. ``import hal9`` does not import this package; matplotlib is
+loaded on first ``import hal9.viz``.
+
+>>> from hal9.viz import plot_hierarchy, plot_layer_activity, save_figure
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from hal9.viz.activity import plot_layer_activity, subsample_indices
+from hal9.viz.hierarchy import DEFAULT_LAYER_NAMES, plot_hierarchy
+
+__all__ = [
+    "DEFAULT_LAYER_NAMES",
+    "plot_hierarchy",
+    "plot_layer_activity",
+    "save_figure",
+    "subsample_indices",
+]
+
+_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``path``, creating missing parent directories; the format follows the suffix.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to save (e.g. from :func:`plot_hierarchy` or :func:`plot_layer_activity`).
+    path : str or pathlib.Path
+        Destination ending in ``.png``, ``.pdf`` or ``.svg`` (case-insensitive). Overwritten if present.
+    dpi : int, default 120
+        Resolution for raster output (PNG, and rasterised artists inside PDF/SVG). Must be positive.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises
+    ------
+    ValueError
+        If the suffix of ``path`` is not one of ``.png``, ``.pdf``, ``.svg``, or ``dpi`` is not positive.
+
+    Shape
+    -----
+    A PNG is ``(height_in * dpi, width_in * dpi)`` pixels for ``fig.get_size_inches() == (width_in,
+    height_in)``.
+
+    Examples
+    --------
+    >>> from hal9.viz import plot_hierarchy, save_figure
+    >>> fig = plot_hierarchy([100, 10], [[1.0, 0.5], [0.5, 1.0]])
+    >>> save_figure(fig, "outputs/figures/hierarchy.png")  # doctest: +SKIP
+    PosixPath('outputs/figures/hierarchy.png')
+    """
+    out = Path(path)
+    fmt = _FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"path must end in one of {sorted(_FORMATS)}; got {str(out)!r}")
+    if isinstance(dpi, bool) or not isinstance(dpi, int | float) or not dpi > 0:
+        raise ValueError(f"dpi must be positive; got {dpi!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi, format=fmt)
+    return out

@@ -1,0 +1,66 @@
+"""CUDA tests: skipped without a GPU, must pass with one."""
+
+import pytest
+import torch
+
+from hal9.core import (
+    ConnectivityConfig,
+    HierarchyConfig,
+    LIFConfig,
+    RateConfig,
+    RateNetwork,
+    adjacency_violation,
+    build_network,
+    lif_params,
+    rate_params,
+    run,
+)
+
+pytestmark = pytest.mark.gpu
+
+CFG = HierarchyConfig(
+    base_size=3000, n_layers=9, connectivity=ConnectivityConfig(feedback=True, fan_in_policy="clip")
+)
+
+
+def test_build_on_cuda_is_seeded_and_valid() -> None:
+    a = build_network(CFG, seed=0, device="cuda")
+    b = build_network(CFG, seed=0, device="cuda")
+    assert a.device.type == "cuda"
+    assert torch.equal(a.weight.col_indices(), b.weight.col_indices())
+    assert adjacency_violation(a.weight, a.labels) == 0.0
+
+
+@pytest.mark.parametrize("model", ["rate", "lif"])
+def test_cuda_run_matches_cpu(model: str) -> None:
+    cpu = build_network(CFG, seed=0, dtype=torch.float64)
+    gpu = cpu.to("cuda")
+    x = torch.rand((20, 4, cpu.sizes[0]), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    if model == "rate":
+        pc, pg = (
+            rate_params(RateConfig(tau=3.0), cpu.sizes, device=d, dtype=torch.float64)
+            for d in ("cpu", "cuda")
+        )
+    else:
+        cfg = LIFConfig(tau_mem=3.0, v_th=0.5)
+        pc, pg = (lif_params(cfg, cpu.sizes, device=d, dtype=torch.float64) for d in ("cpu", "cuda"))
+    rc = run(cpu, pc, x, record=[0, 8])
+    rg = run(gpu, pg, x.cuda(), record=[0, 8])
+    for k in (0, 8):
+        torch.testing.assert_close(rg.recordings[k].cpu(), rc.recordings[k], rtol=1e-9, atol=1e-9)
+
+
+def test_module_to_cuda_and_compile() -> None:
+    m = RateNetwork(CFG, seed=0).to("cuda")
+    x = torch.rand((5, 2, m.sizes[0]), device="cuda")
+    out = m(x, record=[8])
+    assert out.recordings[8].device.type == "cuda"
+    eager = run(m.network(), m.neuron_params(), x)
+    comp = run(m.network(), m.neuron_params(), x, compile=True)
+    torch.testing.assert_close(comp.final_state.x, eager.final_state.x, rtol=1e-5, atol=1e-6)
+
+
+def test_cuda_input_on_wrong_device_rejected() -> None:
+    net = build_network(CFG, seed=0, device="cuda")
+    with pytest.raises(ValueError, match="inputs is on cpu"):
+        run(net, rate_params(RateConfig(), net.sizes, device="cuda"), torch.zeros(2, 1, net.sizes[0]))
