@@ -23,6 +23,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check hal9 tests scripts experiments
 	$(BIN)/ruff format --check hal9 tests scripts experiments
+	$(BIN)/mypy hal9
 
 test: lint
 	$(BIN)/python scripts/import_time.py --check

@@ -5,11 +5,12 @@ Times ``python -c "import torch"`` and ``python -c "import hal9"`` in fresh proc
 pull in the heavy optional dependencies (mlflow, matplotlib, fastapi).
 
 Prints one JSON object; exits 1 if a heavy module was imported. Goal (docs/benchmarks.md): hal9 adds
-at most 0.3 s over torch.
+at most 0.3 s over torch; the timing is reported, never enforced (timings on a shared machine are noisy).
 
 Usage::
 
     .venv/bin/python scripts/import_time.py [--runs 5]
+    .venv/bin/python scripts/import_time.py --check   # only the heavy-module check, no timing (make test)
 """
 
 from __future__ import annotations
@@ -42,9 +43,14 @@ def _heavy_after_hal9() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per import (default 5)")
+    parser.add_argument("--check", action="store_true", help="only check the heavy modules; skip timing")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be >= 1")
+    if args.check:
+        heavy = _heavy_after_hal9()
+        print(json.dumps({"heavy_modules_after_import_hal9": heavy}))
+        return 1 if heavy else 0
 
     _time_import("import hal9")  # warm the OS file cache once; not counted
     torch_s, hal9_s = [], []

@@ -2,10 +2,10 @@
 
 Designed sizes follow a geometric compression between adjacent layers:
 
-.. math:: n_k = \\max\\bigl(1, \\operatorname{round}(n_1 / r^{k-1})\\bigr), \\qquad k = 1..K
+    n_k = max(1, round(n_1 / r^(k-1))),   k = 1..K
 
-with compression ratio ``r > 1`` (default :math:`e \\approx 2.718`, so that each layer holds
-:math:`1/e` of the neurons of the one below it).
+with compression ratio ``r > 1`` (default e ≈ 2.718, so that each layer holds 1/e of the neurons of the
+one below it).
 """
 
 from __future__ import annotations

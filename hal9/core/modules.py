@@ -34,13 +34,13 @@ class _HierarchyModule(nn.Module):
         self.config = config
         self.sizes = config.layer_sizes()
         n = sum(self.sizes)
-        factory = {"device": device, "dtype": dtype or torch.float32}
-        self.register_buffer("crow_indices", torch.zeros(n + 1, dtype=torch.int64, device=device))
-        self.register_buffer("col_indices", torch.zeros(0, dtype=torch.int64, device=device))
+        fdtype = dtype or torch.float32
+        self.register_buffer("crow_indices", torch.zeros(n + 1, dtype=torch.int32, device=device))
+        self.register_buffer("col_indices", torch.zeros(0, dtype=torch.int32, device=device))
         self.register_buffer("labels", torch.zeros(n, dtype=torch.int64, device=device))
-        self.register_buffer("time_constant", torch.empty(n, **factory))
-        self.weight_values = nn.Parameter(torch.empty(0, **factory))
-        self.bias = nn.Parameter(torch.empty(n, **factory))
+        self.register_buffer("time_constant", torch.empty(n, device=device, dtype=fdtype))
+        self.weight_values = nn.Parameter(torch.empty(0, device=device, dtype=fdtype))
+        self.bias = nn.Parameter(torch.empty(n, device=device, dtype=fdtype))
         self.reset_parameters(seed=seed, generator=generator)
 
     def _neuron_bias_tau(self) -> tuple[float, float | tuple[float, ...]]:

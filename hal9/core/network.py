@@ -17,6 +17,7 @@ from hal9.core.sampling import make_generator, sample_distinct
 __all__ = ["Network", "Projection", "build_network", "build_projection", "csr_matrix"]
 
 ProjectionKind = Literal["within", "bottom_up", "feedback"]
+_INT32_LIMIT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,13 @@ def build_projection(
 
 
 def csr_matrix(crow: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
-    """Build an ``(n, n)`` sparse CSR tensor without torch's beta-state warning (hal9 relies on CSR)."""
+    """Build an ``(n, n)`` sparse CSR tensor without torch's beta-state warning (hal9 relies on CSR).
+
+    Indices are stored as int32 whenever ``n`` and ``nnz`` fit: the CPU (MKL) sparse kernels otherwise
+    convert int64 indices to int32 on *every* product, an ``O(nnz)`` copy per simulation step.
+    """
+    if max(n, int(col.numel())) < _INT32_LIMIT:
+        crow, col = crow.to(torch.int32), col.to(torch.int32)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
         return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
@@ -133,8 +140,8 @@ class Network:
     def edges(self) -> tuple[Tensor, Tensor, Tensor]:
         """``(targets, sources, weights)``, each ``(nnz,)``."""
         crow = self.weight.crow_indices()
-        rows = torch.repeat_interleave(torch.arange(self.n_neurons, device=crow.device), crow.diff())
-        return rows, self.weight.col_indices(), self.weight.values()
+        rows = torch.repeat_interleave(torch.arange(self.n_neurons, device=crow.device), crow.diff().long())
+        return rows, self.weight.col_indices().long(), self.weight.values()
 
     def layer_connectivity(self) -> Tensor:
         """``(K, K)`` float64 matrix: total ``|w|`` from source layer ``j`` onto target layer ``i``."""

@@ -37,8 +37,8 @@ def _edges(graph: Tensor | tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, Tenso
         )
     if graph.layout == torch.sparse_csr:
         crow, col = graph.crow_indices(), graph.col_indices()
-        rows = torch.repeat_interleave(torch.arange(graph.shape[0], device=crow.device), crow.diff())
-        return rows, col, graph.values()
+        rows = torch.repeat_interleave(torch.arange(graph.shape[0], device=crow.device), crow.diff().long())
+        return rows, col.long(), graph.values()
     if graph.layout == torch.sparse_coo:
         g = graph.coalesce()
         return g.indices()[0], g.indices()[1], g.values()
@@ -49,7 +49,7 @@ def _edges(graph: Tensor | tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, Tenso
 def adjacency_violation(graph: Tensor | tuple[Tensor, Tensor, Tensor], labels: Tensor) -> float:
     """Fraction of synaptic weight that violates the ±1 rule.
 
-    .. math:: V = \\frac{\\sum_{(i,j): |\\ell_i - \\ell_j| > 1} |W_{ij}|}{\\sum_{(i,j)} |W_{ij}|}
+        V = Σ_{(i,j): |ℓ_i − ℓ_j| > 1} |W_ij|  /  Σ_{(i,j)} |W_ij|
 
     Parameters
     ----------

@@ -12,8 +12,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from hal9.tracking._values import safe_name
+
 __all__ = [
     "PROBE_TIMEOUT_S",
+    "artifact_location",
     "default_tracking_uri",
     "fast_http_failure",
     "is_user_error",
@@ -23,12 +26,19 @@ __all__ = [
 #: Seconds the reachability probe waits for a connection before declaring the backend unreachable.
 PROBE_TIMEOUT_S = 2
 
-# MLflow's HTTP client retries 7 times with exponential back-off by default (minutes against a dead
-# server). While a run is being set up these tighter settings apply, unless the user set them.
-_FAST_HTTP_ENV = {
+# MLflow's HTTP client retries 7 times with exponential back-off by default: about 4 minutes before a
+# call to a dead server fails. hal9 bounds that, unless the user set these variables: while a run is set
+# up (1 retry, 5 s timeout) and for each call during the run (3 retries, 10 s timeout: ~10 s when the
+# server refuses connections, under a minute when it hangs).
+_SETUP_HTTP_ENV = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+}
+_RUN_HTTP_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
 
 _CONNECT_TIMEOUT_ARG = {
@@ -52,11 +62,9 @@ def default_tracking_uri() -> str:
 
     Examples
     --------
-    >>> import os
-    >>> os.environ["HAL9_TRACKING_URI"] = "http://127.0.0.1:5000"
-    >>> default_tracking_uri()
-    'http://127.0.0.1:5000'
-    >>> del os.environ["HAL9_TRACKING_URI"]
+    >>> default_tracking_uri()  # doctest: +SKIP
+    'sqlite:////home/me/project/mlflow.db'
+    >>> # HAL9_TRACKING_URI=http://127.0.0.1:5000 python train.py  -> 'http://127.0.0.1:5000'
     """
     for var in ("HAL9_TRACKING_URI", "MLFLOW_TRACKING_URI"):
         value = os.environ.get(var, "").strip()
@@ -71,20 +79,22 @@ def _scheme(uri: str) -> str:
 
 
 @contextlib.contextmanager
-def fast_http_failure(uri: str) -> Iterator[None]:
-    """Within the block, make MLflow's HTTP client give up quickly (1 retry, 5 s timeout) for ``uri``.
+def fast_http_failure(uri: str, *, setup: bool = True) -> Iterator[None]:
+    """Within the block, bound how long MLflow's HTTP client retries a request to ``uri``.
 
-    Only for ``http(s)`` URIs and only for variables the user has not set. The previous environment is
-    restored on exit. The environment is process-wide, so this is not safe against other threads that
-    talk to MLflow at the same moment.
+    ``setup=True``: 1 retry, 5 s timeout (creating the experiment and run). ``setup=False``: 3 retries,
+    10 s timeout (logging calls). Only for ``http(s)`` URIs and only for ``MLFLOW_HTTP_REQUEST_*``
+    variables the user has not set; the environment is restored on exit. The environment is
+    process-wide: another thread that talks to MLflow at the same moment sees these settings too.
     """
     if _scheme(uri) not in ("http", "https"):
         yield
         return
-    added = [name for name in _FAST_HTTP_ENV if name not in os.environ]
+    policy = _SETUP_HTTP_ENV if setup else _RUN_HTTP_ENV
+    added = [name for name in policy if name not in os.environ]
     try:
         for name in added:
-            os.environ[name] = _FAST_HTTP_ENV[name]
+            os.environ[name] = policy[name]
         yield
     finally:
         for name in added:
@@ -146,12 +156,16 @@ def _probe_http(uri: str, timeout: float) -> str | None:
         return f"cannot connect to {url}: {exc}"
 
 
+def _sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, ``None`` for in-memory databases."""
+    rest = urllib.parse.unquote(uri.split(":///", 1)[1] if ":///" in uri else "").split("?", 1)[0]
+    return None if rest in ("", ":memory:") else Path(rest)
+
+
 def _probe_sqlite(uri: str, timeout: float) -> str | None:
-    rest = urllib.parse.unquote(uri.split(":///", 1)[1] if ":///" in uri else "")
-    rest = rest.split("?", 1)[0]
-    if rest in ("", ":memory:"):
+    path = _sqlite_path(uri)
+    if path is None:
         return None
-    path = Path(rest)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(path.parent, os.W_OK):
         return f"directory {path.parent} is not writable"
@@ -163,6 +177,26 @@ def _probe_sqlite(uri: str, timeout: float) -> str | None:
     finally:
         connection.close()
     return None
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment keeps its artifacts: ``mlruns/<experiment>/`` next to a SQLite database.
+
+    ``None`` (MLflow's default) for other backends. MLflow's own default for SQLite is ``./mlruns/<id>``
+    relative to the working directory of the first process that opened the store, which scatters
+    artifacts when scripts run from different directories.
+
+    Examples
+    --------
+    >>> artifact_location("sqlite:////data/hal9/mlflow.db", "sweep/fan-in")
+    'file:///data/hal9/mlruns/sweep_fan-in'
+    >>> artifact_location("http://127.0.0.1:5000", "sweep") is None
+    True
+    """
+    path = _sqlite_path(uri) if _scheme(uri) == "sqlite" else None
+    if path is None:
+        return None
+    return (path.resolve().parent / "mlruns" / safe_name(experiment)).as_uri()
 
 
 def _probe_database(uri: str, scheme: str, timeout: float) -> str | None:

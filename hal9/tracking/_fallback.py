@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import re
 import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from hal9.tracking._values import safe_name
 
 __all__ = ["FallbackSink", "Hal9TrackingWarning", "fallback_run_dir"]
 
@@ -35,9 +36,8 @@ def fallback_run_dir(base: str | os.PathLike[str] | None, experiment: str, local
     ``_``). The returned path is absolute; nothing is created.
     """
     root = Path(base) if base is not None else Path.cwd() / ".hal9_fallback"
-    safe = re.sub(r"[^\w.\-]+", "_", experiment).strip("._") or "experiment"
     stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    return (root / safe / f"{stamp}-{local_id[:8]}").resolve()
+    return (root / safe_name(experiment) / f"{stamp}-{local_id[:8]}").resolve()
 
 
 class FallbackSink:

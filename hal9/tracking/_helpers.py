@@ -8,6 +8,7 @@ import tempfile
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
+from types import FrameType
 from typing import Any, Protocol
 
 import numpy as np
@@ -41,6 +42,7 @@ class Sink(Protocol):
 
 
 def check_step(step: Any) -> int:
+    """Return ``step`` as ``int``; ``ValueError`` unless it is a Python or NumPy integer (not a bool)."""
     if isinstance(step, bool) or not isinstance(step, int | np.integer):
         raise ValueError(f"step must be an integer, got {step!r}")
     return int(step)
@@ -79,7 +81,7 @@ def redact(uri: str) -> str:
 
 def user_stacklevel() -> int:
     """``stacklevel`` for ``warnings.warn`` in the caller: the first frame outside hal9.tracking."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     level = 2
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back
@@ -103,7 +105,10 @@ def saved_figure(
 def saved_array(array: Any, name: str) -> Iterator[tuple[Path, str | None]]:
     """Save ``array`` (tensors moved to CPU) as ``.npy`` in a temporary directory; yield ``(file, dir)``."""
     folder, file = split_artifact_name(name, default_suffix=".npy", force_suffix=True)
-    data = array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu()
+        array = array.float() if array.dtype == torch.bfloat16 else array  # no NumPy bfloat16
+    data = array.numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
     with tempfile.TemporaryDirectory(prefix="hal9-array-") as tmp:
         local = Path(tmp) / file
         np.save(local, data, allow_pickle=False)

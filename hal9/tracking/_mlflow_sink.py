@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hal9.tracking._backend import fast_http_failure, is_user_error, probe_backend
+from hal9.tracking._backend import artifact_location, fast_http_failure, is_user_error, probe_backend
 from hal9.tracking._values import (
     MAX_ENTITIES_PER_BATCH,
     MAX_METRICS_PER_BATCH,
@@ -25,8 +25,8 @@ class DeletedExperimentError(ValueError):
     """The experiment exists in the store but is deleted, so MLflow refuses new runs in it."""
 
 
-def get_or_create_experiment(client: MlflowClient, name: str) -> str:
-    """Return the id of the active experiment ``name``, creating it if it does not exist.
+def get_or_create_experiment(client: MlflowClient, name: str, location: str | None = None) -> str:
+    """Return the id of the active experiment ``name``, creating it (artifacts at ``location``) if missing.
 
     Raises
     ------
@@ -38,7 +38,7 @@ def get_or_create_experiment(client: MlflowClient, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         try:
-            return client.create_experiment(name)
+            return client.create_experiment(name, artifact_location=location)
         except MlflowException as exc:  # another process created it between the two calls
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
@@ -83,7 +83,9 @@ class MlflowSink:
         from mlflow import MlflowClient
 
         client = MlflowClient(tracking_uri=tracking_uri)
-        experiment_id = get_or_create_experiment(client, experiment)
+        experiment_id = get_or_create_experiment(
+            client, experiment, artifact_location(tracking_uri, experiment)
+        )
         run = client.create_run(experiment_id, start_time=start_time_ms, tags=dict(tags), run_name=run_name)
         return cls(client, run.info.run_id, experiment_id)
 
@@ -96,9 +98,10 @@ class MlflowSink:
         tags: Mapping[str, str],
         start_time_ms: int,
     ) -> tuple[MlflowSink | None, str]:
-        """Probe the backend, then :meth:`create` with fast HTTP failure; return ``(sink, "")`` or ``(None, why)``.
+        """Probe the backend, then :meth:`create` with fast HTTP failure.
 
-        Invalid input (a deleted experiment, ``INVALID_PARAMETER_VALUE``) raises instead.
+        Returns ``(sink, "")``, or ``(None, reason)`` when the backend cannot be used. Invalid input
+        (a deleted experiment, ``INVALID_PARAMETER_VALUE``) raises instead.
         """
         reason = probe_backend(tracking_uri)
         if reason is not None:
@@ -155,3 +158,12 @@ class MlflowSink:
     def finish(self, status: str, end_time_ms: int) -> None:
         """Mark the run terminated with ``status``."""
         self.client.set_terminated(self.run_id, status=status, end_time=end_time_ms)
+
+    def try_finish(self, status: str, end_time_ms: int) -> None:
+        """Best effort :meth:`finish` after a failure: probe first, fail fast, never raise."""
+        try:
+            if probe_backend(self.client.tracking_uri) is None:
+                with fast_http_failure(self.client.tracking_uri):
+                    self.finish(status, end_time_ms)
+        except Exception:  # the backend already failed once; the fallback folder has the data
+            pass

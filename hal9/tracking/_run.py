@@ -13,7 +13,7 @@ import numpy as np
 import pydantic
 import torch
 
-from hal9.tracking._backend import is_user_error
+from hal9.tracking._backend import fast_http_failure, is_user_error
 from hal9.tracking._fallback import FallbackSink, Hal9TrackingWarning, fallback_run_dir, new_local_id
 from hal9.tracking._flatten import flatten_config
 from hal9.tracking._helpers import (
@@ -27,7 +27,7 @@ from hal9.tracking._helpers import (
 )
 from hal9.tracking._mlflow_sink import MlflowSink
 from hal9.tracking._tags import render_tags
-from hal9.tracking._values import now_ms, to_metric_value, to_series, validate_key
+from hal9.tracking._values import MetricValue, now_ms, to_metric_value, to_series, validate_key
 
 __all__ = ["TrackedRun"]
 
@@ -44,10 +44,9 @@ class TrackedRun:
 
     Notes
     -----
-    Not thread-safe: log from one thread. A call that fails against a live backend raises only for
-    invalid input (``ValueError``); any other backend error triggers the fallback. Against an http(s)
-    server that dies mid-run, the first failing call takes as long as MLflow's retry policy
-    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_TIMEOUT``); later calls are local.
+    Not thread-safe. Invalid input raises ``ValueError``; any other backend error triggers the fallback.
+    If an http(s) server dies mid-run, the first failing call retries for about 10 s (3 retries, unless
+    ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` / ``_TIMEOUT`` are set); later calls are local.
 
     Examples
     --------
@@ -114,12 +113,11 @@ class TrackedRun:
     def log_params(self, params: pydantic.BaseModel | Mapping[str, Any]) -> None:
         """Log parameters, flattened with :func:`~hal9.tracking.flatten_config`, in one batched call.
 
-        Re-logging a parameter with the same value is a no-op.
-
         Raises
         ------
         ValueError
-            If a parameter was already logged with a different value (MLflow parameters are immutable).
+            If a parameter was already logged with a different value (MLflow parameters are immutable;
+            re-logging the same value is a no-op).
 
         Examples
         --------
@@ -130,7 +128,7 @@ class TrackedRun:
             self._params.update(new)
             self._dispatch(lambda sink: sink.log_batch(new, (), {}))
 
-    def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
+    def log_metrics(self, metrics: Mapping[str, MetricValue], step: int = 0) -> None:
         """Log several metrics at one ``step`` with one ``log_batch`` call (per 1000 metrics).
 
         Values may be Python or NumPy numbers or one-element arrays/tensors; NaN and infinities are kept.
@@ -216,7 +214,6 @@ class TrackedRun:
 
         Examples
         --------
-        >>> fig, ax = plt.subplots(); ax.plot(rates)  # doctest: +SKIP
         >>> run.log_figure(fig, "figures/rates.png", dpi=150)  # doctest: +SKIP
         """
         with saved_figure(figure, filename, savefig_kwargs) as (local, folder):
@@ -233,13 +230,19 @@ class TrackedRun:
             self._dispatch(lambda sink: sink.log_artifact(local, folder))
 
     def end(self, status: str = "FINISHED") -> None:
-        """End the run with ``status`` (``FINISHED``, ``FAILED`` or ``KILLED``); later calls do nothing."""
+        """End the run with ``status`` (``FINISHED``, ``FAILED`` or ``KILLED``); later calls do nothing.
+
+        A run that switched to its fallback folder mid-run also tries, once and quickly, to mark its
+        incomplete MLflow run ``FAILED``.
+        """
         if status not in _STATUSES:
             raise ValueError(f"status must be one of {_STATUSES}, got {status!r}")
         if self._status is not None:
             return
         end_ms = now_ms()
         self._dispatch(lambda sink: sink.finish(status, end_ms), ending=True)
+        if self._mlflow is not None and self._fallback is not None:
+            self._mlflow.try_finish("FAILED", end_ms)
         self._status = status
 
     def __enter__(self) -> TrackedRun:
@@ -264,7 +267,8 @@ class TrackedRun:
             raise RuntimeError(f"run {self.run_id} has ended ({self._status}); start a new one")
         if self._mlflow is not None and self._fallback is None:
             try:
-                action(self._mlflow)
+                with fast_http_failure(self._tracking_uri, setup=False):
+                    action(self._mlflow)
                 return
             except Exception as exc:
                 if is_user_error(exc):

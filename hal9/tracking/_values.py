@@ -6,7 +6,7 @@ import posixpath
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
@@ -19,8 +19,10 @@ __all__ = [
     "MAX_PARAM_VALUE_LENGTH",
     "MAX_TAG_VALUE_LENGTH",
     "TRUNCATION_MARKER",
+    "MetricValue",
     "chunks",
     "now_ms",
+    "safe_name",
     "to_metric_value",
     "to_series",
     "truncate",
@@ -36,12 +38,20 @@ MAX_TAG_VALUE_LENGTH = 8000
 MAX_KEY_LENGTH = 250
 TRUNCATION_MARKER = "...[truncated]"
 
+#: What a metric value may be: a number, a NumPy scalar, or a one-element array or tensor.
+MetricValue: TypeAlias = float | int | np.number | np.ndarray | torch.Tensor
+
 _VALID_NAME = re.compile(r"^[/\w.\- :]*$")
 
 
 def now_ms() -> int:
     """Wall-clock time in integer milliseconds since the epoch (MLflow's timestamp unit)."""
     return time.time_ns() // 1_000_000
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe folder name: runs of characters other than letters, digits, ``._-`` become ``_``."""
+    return re.sub(r"[^\w.\-]+", "_", name).strip("._") or "experiment"
 
 
 def truncate(text: str, limit: int) -> str:
@@ -75,7 +85,7 @@ def validate_key(key: object, *, what: str) -> str:
     return key
 
 
-def to_metric_value(key: str, value: Any) -> float:
+def to_metric_value(key: str, value: object) -> float:
     """Convert one metric value (Python/NumPy number, 1-element array or tensor) to ``float``.
 
     NaN and infinities are kept (MLflow stores NaN; it clips infinities to ``±1.797e308``).

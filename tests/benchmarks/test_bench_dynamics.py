@@ -31,6 +31,7 @@ from hal9.core import (
     Network,
     RateConfig,
     RateParams,
+    RateState,
     build_network,
     rate_params,
     run,
@@ -102,18 +103,22 @@ def _free_bytes(device: torch.device) -> int:
     return int(psutil.virtual_memory().available)
 
 
-def bytes_per_step(net: Network, batch: int, value_bytes: int = 4, index_bytes: int = 8) -> int:
-    """Compulsory memory traffic of one sparse step (docs/benchmarks.md, "Byte model").
+def bytes_per_step(net: Network, batch: int, *, gather_reuse: bool = True) -> int:
+    """Memory traffic of one sparse step in bytes (docs/benchmarks.md, "Byte model").
 
-    CSR values and column indices and row pointers read once; presynaptic activity ``x`` read once
-    (perfect cache reuse of the gather); drive written once; the neuron step reads drive, ``x``,
-    ``τ`` and ``b`` and writes the new ``x``; the L1 input slice is read once.
+    CSR values, column indices and row pointers are read once; the drive is written once; the neuron
+    step reads drive, ``x``, ``τ`` and ``b`` and writes the new ``x``; the L1 input slice is read once.
+    The gather of presynaptic rates reads ``x`` once (``gather_reuse=True``: every value fetched from
+    memory once, the compulsory minimum) or once per synapse (``False``: no cache reuse, an upper bound).
     """
     n, nnz, n1 = net.n_neurons, net.n_synapses, net.sizes[0]
-    csr = nnz * (value_bytes + index_bytes) + (n + 1) * index_bytes
-    spmm_x = 2 * n * batch * value_bytes  # gather read of x + drive write
-    step = 3 * n * batch * value_bytes + 2 * n * value_bytes  # read drive, x; write x; read τ, b
-    return csr + spmm_x + step + n1 * batch * value_bytes
+    v = net.weight.values().element_size()
+    i = net.weight.col_indices().element_size()
+    csr = nnz * (v + i) + (n + 1) * net.weight.crow_indices().element_size()
+    gather = (n if gather_reuse else nnz) * batch * v
+    drive_write = n * batch * v
+    step = 3 * n * batch * v + 2 * n * v  # read drive and x, write x; read τ and b
+    return csr + gather + drive_write + step + n1 * batch * v
 
 
 def _network(n: int, device: torch.device) -> Network:
@@ -130,6 +135,13 @@ def _inputs(net: Network, steps: int, batch: int, device: torch.device) -> Tenso
     gen = torch.Generator(device=device)
     gen.manual_seed(1)
     return torch.randn((steps, batch, net.sizes[0]), generator=gen, device=device)
+
+
+def sparse_run(net: Network, params: RateParams, inputs: Tensor) -> Tensor:
+    """hal9's runner; returns the final rates ``(batch, N)``."""
+    state = run(net, params, inputs).final_state
+    assert isinstance(state, RateState)
+    return state.x
 
 
 def dense_run(weight: Tensor, params: RateParams, inputs: Tensor) -> Tensor:
@@ -175,20 +187,28 @@ def network_for(bench_device: torch.device) -> _NetworkCache:
 
 def _measure(
     benchmark: Any, fn: Callable[[], Tensor], device: torch.device, rounds: int, warmup: int
-) -> tuple[float | None, Tensor]:
-    """Time ``fn`` with ``benchmark.pedantic``; return the median (s) and the checksum of its outputs."""
+) -> tuple[float | None, Tensor, Tensor]:
+    """Time ``fn`` with ``benchmark.pedantic``.
+
+    Returns the median (s, ``None`` under ``--benchmark-disable``), the checksum of every output (which
+    keeps all results live) and the last output.
+    """
     checksum = torch.zeros((), dtype=torch.float64, device=device)
+    last: list[Tensor] = []
 
     def target() -> None:
         nonlocal checksum
         x = fn()
-        checksum = checksum + x.sum(dtype=torch.float64)  # keeps every result live
+        checksum = checksum + x.sum(dtype=torch.float64)
+        last[:] = [x]
         _sync(device)
 
     benchmark.pedantic(target, rounds=rounds, warmup_rounds=warmup, iterations=1)
     assert bool(torch.isfinite(checksum)), "non-finite rates in the benchmark run"
     stats = benchmark.stats
-    return (float(stats.stats.median) if stats else None), checksum
+    if stats:
+        benchmark.extra_info["min_s"] = float(stats.stats.min)
+    return (float(stats.stats.median) if stats else None), checksum, last[0]
 
 
 def _record(
@@ -212,6 +232,7 @@ def _record(
         "steps": STEPS,
         "device": _device_name(device),
         "median_s": median,
+        "min_s": benchmark.extra_info.get("min_s"),
         "checksum": float(checksum),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -220,12 +241,16 @@ def _record(
         info["neuron_steps_per_s"] = n * batch * STEPS / median
         if kind == "sparse":
             moved = bytes_per_step(net, batch)
+            upper = bytes_per_step(net, batch, gather_reuse=False)
             info["bytes_per_step"] = moved
+            info["bytes_per_step_no_reuse"] = upper
             info["effective_bandwidth_GBps"] = moved * STEPS / median / 1e9
+            info["effective_bandwidth_no_reuse_GBps"] = upper * STEPS / median / 1e9
             peak = _peak_bandwidth(device)
             if peak is not None:
                 info["peak_bandwidth_GBps"] = peak / 1e9
                 info["hbm_fraction"] = moved * STEPS / median / peak
+                info["hbm_fraction_no_reuse"] = upper * STEPS / median / peak
     benchmark.extra_info.update(info)
     results[(kind, n_nominal, batch)] = info
 
@@ -245,8 +270,8 @@ def test_bench_sparse_run(
     params = rate_params(RateConfig(), net.sizes, device=bench_device)
     inputs = _inputs(net, STEPS, batch, bench_device)
     rounds, warmup = _rounds(n, dense=False)
-    median, checksum = _measure(
-        benchmark, lambda: run(net, params, inputs).final_state.x, bench_device, rounds, warmup
+    median, checksum, _ = _measure(
+        benchmark, lambda: sparse_run(net, params, inputs), bench_device, rounds, warmup
     )
     _record(benchmark, bench_results, "sparse", n, net, batch, median, checksum, bench_device)
 
@@ -271,13 +296,11 @@ def test_bench_dense_baseline(
     full = _padded(net, inputs)
     weight = net.weight.to_dense()
     rounds, warmup = _rounds(n, dense=True)
-    median, checksum = _measure(
+    median, checksum, dense_x = _measure(
         benchmark, lambda: dense_run(weight, params, full), bench_device, rounds, warmup
     )
     # Same network, same inputs: the sparse runner must agree with the plain computation.
-    torch.testing.assert_close(
-        run(net, params, inputs).final_state.x, dense_run(weight, params, full), rtol=1e-4, atol=1e-5
-    )
+    torch.testing.assert_close(sparse_run(net, params, inputs), dense_x, rtol=1e-4, atol=1e-5)
     _record(benchmark, bench_results, "dense", n, net, batch, median, checksum, bench_device)
 
 
@@ -287,7 +310,7 @@ def test_sparse_matches_dense() -> None:
     net = _network(2_000, device)
     params = rate_params(RateConfig(), net.sizes)
     inputs = _inputs(net, 5, 3, device)
-    sparse = run(net, params, inputs).final_state.x
+    sparse = sparse_run(net, params, inputs)
     dense = dense_run(net.weight.to_dense(), params, _padded(net, inputs))
     assert sparse.abs().max() > 0.01  # the input actually propagated
     torch.testing.assert_close(sparse, dense, rtol=1e-5, atol=1e-6)

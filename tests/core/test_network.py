@@ -177,3 +177,12 @@ def test_sample_distinct_bad_input() -> None:
         sample_distinct(3, 4, 5, make_generator(0))
     with pytest.raises(ValueError, match=">= 0"):
         sample_distinct(-1, 4, 2, make_generator(0))
+
+
+def test_csr_indices_are_int32_when_they_fit() -> None:
+    # int64 indices make the CPU sparse kernel convert them on every product (O(nnz) per step)
+    net = build_network(_cfg((50, 20), fan_in_within=4, fan_in_up=4), seed=0)
+    assert net.weight.crow_indices().dtype == torch.int32
+    assert net.weight.col_indices().dtype == torch.int32
+    tgt, src, _ = net.edges()
+    assert tgt.dtype == src.dtype == torch.int64

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,8 +40,32 @@ def test_fast_http_failure_restores_environment(monkeypatch: pytest.MonkeyPatch)
         assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
     assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
     assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
+    with fast_http_failure("https://mlflow.example", setup=False):
+        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "3"
     with fast_http_failure("sqlite:///x.db"):
         assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
+    assert "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR" not in os.environ
+
+
+@pytest.mark.parametrize("status", [200, 503])
+def test_probe_accepts_any_http_answer(status: int) -> None:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert probe_backend(f"http://127.0.0.1:{server.server_port}/") is None
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_probe_is_fast_for_a_closed_port() -> None:

@@ -68,7 +68,7 @@ def test_mapping_with_arrays_tensors_and_numpy_scalars() -> None:
         "inf": [float("inf"), float("nan")],
         3: "int key",
     }
-    assert flatten_config(config) == {
+    assert flatten_config(config) == {  # type: ignore[arg-type]
         "a.b.c": "0.5",
         "w": "[[1,2],[3,4]]",
         "t": "[1.5,2.0]",

@@ -132,11 +132,20 @@ def test_figure_and_array_artifacts(store: str, tmp_path: Path) -> None:
     array = np.arange(12, dtype=np.float32).reshape(3, 4)
     note = tmp_path / "note.txt"
     note.write_text("hello")
-    with start_run(_experiment(), tracking_uri=store) as run:
+    (tmp_path / "tree" / "sub").mkdir(parents=True)
+    (tmp_path / "tree" / "sub" / "leaf.txt").write_text("leaf")
+    name = _experiment()
+    with start_run(name, tracking_uri=store) as run:
         run.log_figure(fig, "figures/line")
         run.log_array("weights/L2", torch.from_numpy(array))
         run.log_artifact(note)
+        run.log_artifact(tmp_path / "tree", artifact_path="dirs")
     plt.close(fig)
+    # Artifacts sit next to the SQLite file, not in the working directory.
+    run_dir = Path(store.removeprefix("sqlite:///")).parent / "mlruns" / name / run.run_id / "artifacts"
+    assert (run_dir / "figures" / "line.png").is_file()
+    assert (run_dir / "dirs" / "tree" / "sub" / "leaf.txt").read_text() == "leaf"
+    assert not (tmp_path / "mlruns").exists()
     client = MlflowClient(store)
     assert [a.path for a in client.list_artifacts(run.run_id, "figures")] == ["figures/line.png"]
     local = client.download_artifacts(run.run_id, "weights/L2.npy", str(tmp_path))
@@ -176,7 +185,7 @@ def test_bad_metrics_name_the_field(store: str, metrics: dict, match: str) -> No
 def test_bad_series_and_params_name_the_field(store: str) -> None:
     with start_run(_experiment(), config={"lr": 0.1}, tracking_uri=store) as run:
         with pytest.raises(ValueError, match="series 'rate' has non-numeric"):
-            run.log_metric_series("rate", ["a", "b"])
+            run.log_metric_series("rate", ["a", "b"])  # type: ignore[list-item]
         with pytest.raises(ValueError, match="steps for metric series 'rate'"):
             run.log_metric_series("rate", [1.0, 2.0], steps=[0])
         with pytest.raises(ValueError, match=r"param 'lr' was logged as '0\.1'"):
@@ -184,6 +193,16 @@ def test_bad_series_and_params_name_the_field(store: str) -> None:
         run.log_params({"lr": 0.1})  # same value: fine
         with pytest.raises(ValueError, match="step must be an integer"):
             run.log_metrics({"x": 1.0}, step=1.5)  # type: ignore[arg-type]
+
+
+def test_deleted_experiment_raises(store: str) -> None:
+    name = _experiment()
+    with start_run(name, tracking_uri=store) as run:
+        pass
+    assert run.experiment_id is not None
+    MlflowClient(store).delete_experiment(run.experiment_id)
+    with pytest.raises(ValueError, match=f"experiment '{name}' .* is deleted"):
+        start_run(name, tracking_uri=store)
 
 
 def test_backend_failure_mid_run_falls_back_once(store: str, tmp_path: Path) -> None:
@@ -206,6 +225,7 @@ def test_backend_failure_mid_run_falls_back_once(store: str, tmp_path: Path) -> 
     lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     assert [(m["key"], m["value"], m["step"]) for m in lines] == [("loss", 0.5, 1), ("loss", 0.25, 2)]
     assert json.loads((folder / "run.json").read_text())["mlflow_run_id"] == run.run_id
+    assert MlflowClient(store).get_run(run.run_id).info.status == "FAILED"  # the MLflow copy is incomplete
 
 
 def test_compare_runs(store: str) -> None:
