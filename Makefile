@@ -27,7 +27,7 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python scripts/import_time.py --check
-	$(BIN)/python -m pytest --nbmake tests notebooks
+	$(BIN)/python -m pytest --nbmake --doctest-modules hal9 tests notebooks
 
 bench: $(STAMP)
 	scripts/bench.sh

@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh                          # all sizes, device = cuda if available else cpu
 #   scripts/bench.sh --bench-device cpu       # extra arguments go to pytest
-#   scripts/bench.sh -k "sparse and 100000"   # a subset
+#   scripts/bench.sh -k "sparse_run and 100000-" # a subset (pytest -k expression)
 #
 # Prints pytest-benchmark's table and a sparse-vs-dense summary, and writes outputs/bench_dynamics.json.
 # PYTHON overrides the interpreter (default: the repo's .venv, else python3 on PATH).

@@ -11,8 +11,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
   | tee -a "$OUT/gpu.txt"
 "$PY" -m pytest -m gpu tests -q -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.txt"
 tests_rc=${PIPESTATUS[0]}
-HAL9_BENCH_DEVICE=cuda timeout 240 scripts/bench.sh --benchmark-json="$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.txt"
+timeout 240 scripts/bench.sh --bench-device cuda --bench-json "$OUT/bench_dynamics.json" \
+  --benchmark-json="$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.txt"
 bench_rc=${PIPESTATUS[0]}
-cp outputs/bench_dynamics.json "$OUT/" 2>/dev/null || true
 echo "gpu tests rc=$tests_rc bench rc=$bench_rc"
 exit $(( tests_rc != 0 || bench_rc != 0 ))
