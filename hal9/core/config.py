@@ -21,6 +21,14 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _positive_times(v: float | tuple[float, ...], field: str) -> float | tuple[float, ...]:
+    """Validate a time constant given once or per layer: every value finite and > 0."""
+    vals = v if isinstance(v, tuple) else (v,)
+    if any(not math.isfinite(t) or t <= 0 for t in vals):
+        raise ValueError(f"{field} must be finite and > 0, got {v}")
+    return v
+
+
 class ConnectivityConfig(_Frozen):
     """Sparse connectivity of a hierarchy: fan-in per neuron for each allowed projection.
 
@@ -96,10 +104,7 @@ class RateConfig(_Frozen):
     @field_validator("tau")
     @classmethod
     def _positive_tau(cls, v: float | tuple[float, ...]) -> float | tuple[float, ...]:
-        vals = v if isinstance(v, tuple) else (v,)
-        if any(not math.isfinite(t) or t <= 0 for t in vals):
-            raise ValueError(f"tau must be finite and > 0, got {v}")
-        return v
+        return _positive_times(v, "tau")
 
 
 class LIFConfig(_Frozen):
@@ -120,10 +125,7 @@ class LIFConfig(_Frozen):
     @field_validator("tau_mem")
     @classmethod
     def _positive_tau(cls, v: float | tuple[float, ...]) -> float | tuple[float, ...]:
-        vals = v if isinstance(v, tuple) else (v,)
-        if any(not math.isfinite(t) or t <= 0 for t in vals):
-            raise ValueError(f"tau_mem must be finite and > 0, got {v}")
-        return v
+        return _positive_times(v, "tau_mem")
 
     @model_validator(mode="after")
     def _threshold_above_reset(self) -> LIFConfig:
