@@ -38,6 +38,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    met = sub.add_parser(
+        "metrics",
+        help="integration measures (Φ family, LZ, multi-information) of a time series or VAR(1) system, "
+        "or the compression/CKA/LZ/Φ report of a simulated hierarchy",
+    )
+    src = met.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", type=Path, help=".npy time series (T, n), or .npz with A [+ noise_cov] or x")
+    src.add_argument("--hierarchy", type=int, metavar="N", help="simulate the demo hierarchy of N neurons")
+    met.add_argument("--steps", type=int, default=400, help="simulation steps with --hierarchy (default 400)")
+    met.add_argument(
+        "--measure",
+        action="append",
+        choices=["mi", "wms", "r", "si", "geometric", "star"],
+        help="integration measure (repeatable; default wms)",
+    )
+    met.add_argument("--criterion", choices=["min", "normalised"], default="min", help="MIB criterion")
+    met.add_argument(
+        "--partition", default=None, help="fixed bipartition, e.g. '0,1|2,3' (default: MIB search)"
+    )
+    met.add_argument("--seed", type=int, default=0)
+    met.add_argument("--outputs", type=Path, default=Path("outputs"), help="figure folder (default outputs/)")
+    met.add_argument("--experiment", default="hal9-metrics", help="MLflow experiment name")
+    met.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: env or ./mlflow.db)")
+    met.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     return parser
 
 
@@ -81,6 +105,67 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    from hal9.cli.metrics import parse_partition, run_metrics
+
+    try:
+        if args.hierarchy is not None and args.hierarchy < 9:
+            raise ValueError(f"--hierarchy must be >= 9 neurons, got {args.hierarchy}")
+        if args.steps < 2:
+            raise ValueError(f"--steps must be >= 2, got {args.steps}")
+        summary = run_metrics(
+            input_path=args.input,
+            hierarchy=args.hierarchy,
+            steps=args.steps,
+            measures=args.measure or ["wms"],
+            partition=parse_partition(args.partition),
+            criterion=args.criterion,
+            seed=args.seed,
+            outputs=args.outputs,
+            experiment=args.experiment,
+            tracking_uri=args.tracking_uri,
+        )
+    except ValueError as exc:
+        print(f"hal9 metrics: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_metrics(summary)
+    return 0
+
+
+def _print_metrics(summary: dict) -> None:
+    inp = summary["input"]
+    print(f"hal9 metrics: {inp['kind']} " + ", ".join(f"{k}={v}" for k, v in inp.items() if k != "kind"))
+    for m, r in summary.get("measures", {}).items():
+        part = "|".join(",".join(map(str, p)) for p in r["partition"])
+        print(
+            f"  {m:<10} {r['value_nats']:.6g} nats  partition {part}  ({r['method']}, "
+            f"{r['partitions_evaluated']} bipartitions, {r['seconds']:.3f} s)"
+        )
+    for key in ("lempel_ziv_mean", "multi_information_nats", "cka_adjacent_mean", "cka_non_adjacent_mean"):
+        if key in summary:
+            print(f"  {key:<24} {summary[key]:.4g}")
+    if isinstance(summary.get("lempel_ziv"), dict):
+        print("  LZ76 (normalised): " + "  ".join(f"{k} {v:.3f}" for k, v in summary["lempel_ziv"].items()))
+    for b in summary.get("boundaries", []):
+        pair = f"L{b['lower'] + 1}-L{b['upper'] + 1}"
+        print(
+            f"  {pair}: width {b['width_ratio']:.3f}  PR ratio {b['pr_ratio']:.3f}  "
+            f"MI {b['mutual_information']:.3g} nats (null {b['mi_surrogate']:.3g})  "
+            f"R² {b['reconstruction_r2']:.3f}"
+        )
+    if summary.get("phi_error"):
+        print(f"  Φ not computed: {summary['phi_error']}")
+    if summary.get("phi"):
+        phi = summary["phi"]
+        print(f"  Φ ({phi['measure']}) on neurons {phi['neurons']}: {phi['value']:.4g} nats")
+    print(f"  figures: {', '.join(summary['figures']) or 'none'}")
+    ml = summary["mlflow"]
+    print(f"  MLflow: {ml['fallback_path'] or ml['tracking_uri'] + ' run ' + ml['run_id']}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = _parser()
@@ -89,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _version(args.json)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "metrics":
+        return _metrics(args)
     parser.print_help()
     return 0
 

@@ -1,0 +1,97 @@
+"""``hal9 metrics`` end to end (subprocess) and its input parsing."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hal9.cli.metrics import load_input, parse_partition
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("HAL9_TRACKING_URI", "MLFLOW_TRACKING_URI")}
+    return subprocess.run(
+        [sys.executable, "-m", "hal9.cli.main", "metrics", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def test_feed_forward_pair_from_npz(tmp_path: Path) -> None:
+    np.savez(tmp_path / "ff.npz", A=np.array([[0.0, 0.0], [0.8, 0.0]]), noise_cov=np.eye(2))
+    proc = _run(["--input", "ff.npz", "--measure", "mi", "--measure", "wms", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    expected = 0.5 * math.log(1.64)  # I(X_{t-1}; X_t) of the feed-forward pair; Φ_WMS equals it
+    assert out["measures"]["mi"]["value_nats"] == pytest.approx(expected, rel=1e-9)
+    assert out["measures"]["wms"]["value_nats"] == pytest.approx(expected, rel=1e-9)
+    assert out["measures"]["wms"]["partition"] == [[0], [1]]
+    assert (tmp_path / "outputs" / "phi_wms_partitions.png").stat().st_size > 1000
+    assert out["mlflow"]["fallback_path"] is None
+
+
+def test_time_series_and_fixed_partition(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 4))
+    x[1:, 1] += 0.8 * x[:-1, 0]  # node 0 drives node 1
+    np.save(tmp_path / "ts.npy", x)
+    proc = _run(["--input", "ts.npy", "--partition", "0,1|2,3", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["input"] == {"kind": "time_series", "T": 3000, "n": 4, "path": "ts.npy"}
+    assert out["measures"]["wms"]["method"] == "given"
+    assert abs(out["measures"]["wms"]["value_nats"]) < 0.01  # no coupling across {0,1}|{2,3}
+    assert 0.9 < out["lempel_ziv_mean"] < 1.1  # white-ish noise binarised at the median
+
+
+def test_hierarchy_report(tmp_path: Path) -> None:
+    proc = _run(["--hierarchy", "1500", "--steps", "120", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert len(out["boundaries"]) == 8
+    assert out["boundaries"][0]["width_ratio"] == pytest.approx(
+        out["boundaries"][0]["lower_size"] / out["boundaries"][0]["upper_size"]
+    )
+    assert len(out["cka"]) == 9 and out["cka"][0][0] == pytest.approx(1.0)
+    assert set(out["lempel_ziv"]) == {f"L{k}" for k in range(1, 10)}
+    assert (tmp_path / "outputs" / "compression.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--input", "missing.npy"], "does not exist"),
+        (["--input", "ff.npz", "--partition", "0,1"], "--partition"),
+        (["--input", "unstable.npz"], "A"),
+        (["--hierarchy", "3"], "--hierarchy"),
+    ],
+)
+def test_bad_input(args: list[str], match: str, tmp_path: Path) -> None:
+    np.savez(tmp_path / "ff.npz", A=np.array([[0.0, 0.0], [0.8, 0.0]]))
+    np.savez(tmp_path / "unstable.npz", A=np.array([[1.2, 0.0], [0.0, 0.5]]))
+    proc = _run(args, tmp_path)
+    assert proc.returncode == 2
+    assert match in proc.stderr
+
+
+def test_parsers(tmp_path: Path) -> None:
+    assert parse_partition("0,2|1,3") == ((0, 2), (1, 3))
+    assert parse_partition(None) is None
+    with pytest.raises(ValueError, match="--partition"):
+        parse_partition("0|1|2")
+    np.savez(tmp_path / "bad.npz", B=np.eye(2))
+    with pytest.raises(ValueError, match="must hold 'A'"):
+        load_input(tmp_path / "bad.npz")
+    (tmp_path / "x.csv").write_text("1,2")
+    with pytest.raises(ValueError, match=r"\.npy or \.npz"):
+        load_input(tmp_path / "x.csv")
