@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--hierarchy", type=int, metavar="N", help="simulate the demo hierarchy of N neurons")
     met.add_argument("--steps", type=int, default=400, help="simulation steps with --hierarchy (default 400)")
     met.add_argument(
+        "--noise", type=float, default=0.5, help="s.d. of noise added to L1 input with --hierarchy"
+    )
+    met.add_argument(
         "--measure",
         action="append",
         choices=["mi", "wms", "r", "si", "geometric", "star"],
@@ -111,6 +114,8 @@ def _metrics(args: argparse.Namespace) -> int:
     try:
         if args.hierarchy is not None and args.hierarchy < 9:
             raise ValueError(f"--hierarchy must be >= 9 neurons, got {args.hierarchy}")
+        if args.noise < 0:
+            raise ValueError(f"--noise must be >= 0, got {args.noise}")
         if args.steps < 2:
             raise ValueError(f"--steps must be >= 2, got {args.steps}")
         summary = run_metrics(
@@ -122,6 +127,7 @@ def _metrics(args: argparse.Namespace) -> int:
             criterion=args.criterion,
             seed=args.seed,
             outputs=args.outputs,
+            noise=args.noise,
             experiment=args.experiment,
             tracking_uri=args.tracking_uri,
         )

@@ -58,20 +58,23 @@ def _label(p: tuple[tuple[int, ...], ...]) -> str:
     return "|".join(",".join(map(str, part)) for part in p)
 
 
-def _phi_over_partitions(data: dict[str, torch.Tensor], measure: str) -> tuple[list[str], list[float]]:
+def _integration(data: dict[str, torch.Tensor], **options: Any) -> Any:
+    """One :class:`~hal9.metrics.IntegrationResult` for a VAR(1) (``A``) or a ``(T, n)`` series (``x``)."""
     from hal9.metrics.integration import integrated_information, integrated_information_from_data
+
+    if "A" in data:
+        return integrated_information(data["A"], data.get("noise_cov"), **options)
+    return integrated_information_from_data(data["x"], **options)
+
+
+def _phi_over_partitions(data: dict[str, torch.Tensor], measure: str) -> tuple[list[str], list[float]]:
     from hal9.metrics.partitions import bipartition_masks, mask_to_partition
 
     n = int((data["A"] if "A" in data else data["x"]).shape[-1])
     labels, values = [], []
     for chunk in bipartition_masks(n):
         for mask in chunk:
-            part = mask_to_partition(mask)
-            if "A" in data:
-                r = integrated_information(data["A"], data.get("noise_cov"), measure=measure, partition=part)  # type: ignore[arg-type]
-            else:
-                r = integrated_information_from_data(data["x"], measure=measure, partition=part)  # type: ignore[arg-type]
-            assert not isinstance(r, list)
+            r = _integration(data, measure=measure, partition=mask_to_partition(mask))
             labels.append(_label(r.partition))
             values.append(r.value)
     return labels, values
@@ -81,8 +84,6 @@ def analyse_input(
     data: dict[str, torch.Tensor], measures: list[str], partition: Any, criterion: str
 ) -> dict[str, Any]:
     """Φ-family measures (and, for a time series, LZ and multi-information) of one input."""
-    from hal9.metrics.integration import integrated_information, integrated_information_from_data
-
     summary: dict[str, Any] = {"measures": {}}
     if "A" in data:
         summary["input"] = {"kind": "var1", "n": int(data["A"].shape[-1])}
@@ -93,22 +94,7 @@ def analyse_input(
         summary["input"] = {"kind": "time_series", "T": int(x.shape[0]), "n": int(x.shape[1])}
     for m in measures:
         t0 = time.perf_counter()
-        if "A" in data:
-            r = integrated_information(
-                data["A"],
-                data.get("noise_cov"),
-                measure=m,
-                partition=partition,  # type: ignore[arg-type]
-                criterion=criterion,
-            )  # type: ignore[arg-type]
-        else:
-            r = integrated_information_from_data(
-                data["x"],
-                measure=m,
-                partition=partition,  # type: ignore[arg-type]
-                criterion=criterion,
-            )  # type: ignore[arg-type]
-        assert not isinstance(r, list)
+        r = _integration(data, measure=m, partition=partition, criterion=criterion)
         summary["measures"][m] = {
             "value_nats": r.value,
             "partition": [list(p) for p in r.partition],
@@ -120,7 +106,7 @@ def analyse_input(
     if "x" in data:
         from hal9.metrics.complexity import multi_information
         from hal9.metrics.lz import lempel_ziv
-        from hal9.metrics.report import binarize_median
+        from hal9.metrics.reporting import binarize_median
 
         x = data["x"]
         lz = lempel_ziv(binarize_median(x), normalize=True, base=2)
@@ -130,24 +116,34 @@ def analyse_input(
     return summary
 
 
-def analyse_hierarchy(neurons: int, steps: int, seed: int) -> tuple[dict[str, Any], Any]:
-    """Simulate the demo hierarchy and measure it with :func:`hal9.metrics.report`."""
+def analyse_hierarchy(neurons: int, steps: int, seed: int, noise: float = 0.5) -> tuple[dict[str, Any], Any]:
+    """Simulate the demo hierarchy and measure it with :func:`hal9.metrics.report`.
+
+    The L1 input is the demo's modulated pattern plus i.i.d. Gaussian noise of s.d. ``noise`` (seeded):
+    without noise the activity follows one deterministic input direction, which makes LZ, the MI null
+    and Φ of a neuron subset uninformative.
+    """
     from hal9.cli.demo import _inputs, demo_config
     from hal9.core import build_network, rate_params, run
-    from hal9.metrics.report import report
+    from hal9.metrics.reporting import report
 
     cfg = demo_config(neurons, steps, 1, seed, "cpu")
     net = build_network(cfg.hierarchy, seed=seed)
     params = rate_params(cfg.neuron, net.sizes)
+    inputs = _inputs(cfg, net.sizes[0], torch.device("cpu"), torch.float32)
+    if noise > 0:
+        gen = torch.Generator().manual_seed(seed + 2)
+        inputs = inputs + noise * torch.randn(inputs.shape, generator=gen)
     res = run(
         net,
         params,
-        _inputs(cfg, net.sizes[0], torch.device("cpu"), torch.float32),
+        inputs,
         record=range(net.n_layers),
         progress=True,
     )
     rep = report(res, net.sizes, seed=seed)
-    return {"input": {"kind": "hierarchy", "neurons": net.n_neurons, "steps": steps}, **rep.to_dict()}, rep
+    info = {"kind": "hierarchy", "neurons": net.n_neurons, "steps": steps, "noise": noise}
+    return {"input": info, **rep.to_dict()}, rep
 
 
 def run_metrics(
@@ -160,6 +156,7 @@ def run_metrics(
     criterion: str,
     seed: int,
     outputs: Path,
+    noise: float = 0.5,
     experiment: str,
     tracking_uri: str | None,
 ) -> dict[str, Any]:
@@ -171,7 +168,7 @@ def run_metrics(
     figures = []
     metrics: dict[str, float] = {}
     if hierarchy is not None:
-        summary, rep = analyse_hierarchy(hierarchy, steps, seed)
+        summary, rep = analyse_hierarchy(hierarchy, steps, seed, noise)
         b = rep.boundaries
         fig = plot_compression(
             [f"L{x.lower + 1}-L{x.upper + 1}" for x in b],

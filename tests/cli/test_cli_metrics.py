@@ -64,6 +64,11 @@ def test_hierarchy_report(tmp_path: Path) -> None:
     )
     assert len(out["cka"]) == 9 and out["cka"][0][0] == pytest.approx(1.0)
     assert set(out["lempel_ziv"]) == {f"L{k}" for k in range(1, 10)}
+    assert out["input"]["noise"] == 0.5
+    # noisy input: L1 activity is far less regular than the ~0.1 of the deterministic demo input
+    # (τ = 10 leaky integration still smooths it below the white-noise value 1)
+    assert out["lempel_ziv"]["L1"] > 0.25
+    assert out["phi"] is not None and out["phi_error"] is None
     assert (tmp_path / "outputs" / "compression.png").exists()
 
 

@@ -1,0 +1,250 @@
+"""Geometric integrated information Φ_G of a stationary linear-Gaussian VAR(1) system.
+
+The system is ``X_t = A X_{t−1} + E_t`` with ``E_t ~ N(0, Σ_E)`` i.i.d. and ``ρ(A) < 1``; all
+information is in nats. A bipartition is a pair of tuples of 0-based node indices that together
+cover ``0..n−1`` exactly once.
+
+Definition (Oizumi, Tsuchiya & Amari 2016 [1]_)
+-----------------------------------------------
+Φ_G is the KL divergence from the full model ``p(X_{t−1}, X_t)`` to the closest "disconnected" model
+``q`` in which every cross-partition influence ``X_{j,t−1} → X_{i,t}`` is cut, i.e. ``X_{i,t} ⊥ X_{j,t−1}
+| X_{−j,t−1}`` for ``i``, ``j`` in different parts. For Gaussians ``q(X_t | X_{t−1}) = N(A' X_{t−1}, Σ_E')``
+with ``A'_{ij} = 0`` across parts, while ``q(X_{t−1})`` and ``Σ_E'`` (equal-time noise correlations) are
+free. The KL splits as ``D[p(X_{t−1}) ‖ q(X_{t−1})] + E D[p(X_t|X_{t−1}) ‖ q(X_t|X_{t−1})]``, so the
+optimal ``q(X_{t−1}) = p(X_{t−1}) = N(0, Σ)``; with ``Δ = A − A'`` the remaining term is
+
+    ``½ [tr(Σ_E'⁻¹ (Σ_E + Δ Σ Δᵀ)) − n + ln det Σ_E' − ln det Σ_E]``,
+
+minimised over ``Σ_E'`` by ``Σ_E' = Σ_E + Δ Σ Δᵀ``. Hence ([1]_, eqs. for the Gaussian case)
+
+    ``Φ_G = ½ min_{A' : A'_{ij} = 0 across parts} ln [det(Σ_E + (A − A') Σ (A − A')ᵀ) / det Σ_E]``,
+
+whose stationarity condition is ``[Σ_E'⁻¹ (A − A') Σ]_{ij} = 0`` for every within-part pair ``(i, j)``.
+
+Algorithm
+---------
+The joint objective ``J(A', P) = tr(P (Σ_E + ΔΣΔᵀ)) − ln det P`` (``P = Σ_E'⁻¹``) satisfies
+``min_P J = n + ln det(Σ_E + ΔΣΔᵀ)``. Block-coordinate descent on ``J`` is:
+
+1. ``P ← (Σ_E + ΔΣΔᵀ)⁻¹`` (exact minimiser over ``P``);
+2. ``A' ← argmin_{A'} tr(P Δ Σ Δᵀ)`` subject to the cut — a convex weighted least-squares problem whose
+   normal equations ``[P Δ Σ]_{ij} = 0`` (within-part ``(i, j)``) form one linear system of size
+   ``m = Σ_k |M_k|²`` with matrix ``K[(i,j),(k,l)] = P_{ik} Σ_{lj}``.
+
+Each step cannot increase ``J``, so ``ln det Σ_E'`` decreases monotonically and every limit point is a
+stationary point. This is exactly iterated feasible GLS for a *seemingly unrelated regressions* (SUR)
+model (the equations of part ``M_k`` regress on ``X_{M_k, t−1}``), solved with population moments. The
+SUR likelihood can be multimodal (Drton & Richardson 2004 [3]_), so the descent is run from ``n_starts``
+initial points (batched): start 0 is the PhiToolbox initialisation ``A' = A`` masked to within-part
+entries [2]_; the others add seeded Gaussian perturbations to those entries (scale: the RMS of ``A``,
+at least 1). The smallest value reached is returned. This gives a certified *upper bound* on the
+global minimum (every value reached is attained by a feasible ``A'``) and equals it whenever one start
+lands in the global basin; no polynomial certificate of global optimality is known. Multimodality does
+occur for strongly coupled systems with correlated noise (``tests/metrics/test_geometric.py`` has a
+2-node example with two basins, checked on a dense grid); the random starts cover such cases, and the
+result is compared with a brute-force L-BFGS minimisation of the joint KL in the tests. The PhiToolbox
+[2]_ solves the same problem with an augmented-Lagrangian iteration (single start).
+
+Bounds: ``0 ≤ Φ_G ≤ I(X_{t−1}; X_t)`` (``A' = 0`` gives ``Σ_E' = Σ``) and ``Φ_G ≤ Φ_H`` (stochastic
+interaction: the product of the part-wise conditionals is a disconnected model). ``Φ_G`` and ``Φ*``
+(:mod:`hal9.metrics.star`) are *not* ordered in general: ``Φ* > Φ_G`` happens (see ``test_star.py``).
+
+References
+----------
+.. [1] M. Oizumi, N. Tsuchiya and S. Amari, "Unified framework for information integration based on
+   information geometry", *PNAS* 113(51):14817–14822, 2016.
+.. [2] M. Oizumi, J. Kitazono et al., PhiToolbox (MATLAB), ``phi_G_Gauss_AL.m``,
+   https://github.com/oizumi-lab/PhiToolbox.
+.. [3] M. Drton and T. S. Richardson, "Multimodality of the likelihood in the bivariate seemingly
+   unrelated regressions model", *Biometrika* 91(2):383–392, 2004.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from hal9.metrics.gaussian import check_covariance, check_stable, stationary_cov
+from hal9.metrics.partitions import node_index
+
+__all__ = ["phi_geometric"]
+
+Partition = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def _validate_system(
+    A: Tensor, noise_cov: Tensor | None, partition: Sequence[Sequence[int]]
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Validate; return float64 ``(A, Σ_E, labels)`` on ``A.device`` (``labels[i]``: part of node ``i``)."""
+    if not isinstance(A, Tensor):
+        raise ValueError(f"A must be a torch.Tensor, got {type(A).__name__}")
+    if A.ndim != 2:
+        raise ValueError(f"A must be a single (n, n) matrix, got shape {tuple(A.shape)}")
+    check_stable(A, "A")
+    n = A.shape[-1]
+    A = A.to(dtype=torch.float64)
+    if noise_cov is None:
+        noise_cov = torch.eye(n, dtype=torch.float64, device=A.device)
+    if not isinstance(noise_cov, Tensor):
+        raise ValueError(f"noise_cov must be a torch.Tensor or None, got {type(noise_cov).__name__}")
+    if noise_cov.shape != (n, n):
+        raise ValueError(f"noise_cov must have shape ({n}, {n}) to match A, got {tuple(noise_cov.shape)}")
+    check_covariance(noise_cov, "noise_cov")
+    noise_cov = noise_cov.to(dtype=torch.float64, device=A.device)
+    labels = _partition_labels(partition, n).to(A.device)
+    return A, 0.5 * (noise_cov + noise_cov.mT), labels
+
+
+def _partition_labels(partition: Sequence[Sequence[int]], n: int) -> Tensor:
+    """Validate a bipartition of ``0..n−1`` and return the part label (0 or 1) of every node."""
+    if isinstance(partition, str | bytes) or not isinstance(partition, Sequence) or len(partition) != 2:
+        raise ValueError(f"partition must be a pair of index tuples, e.g. ((0, 1), (2,)); got {partition!r}")
+    labels = [-1] * n
+    for k, part in enumerate(partition):
+        if isinstance(part, str | bytes) or not isinstance(part, Sequence) or len(part) == 0:
+            raise ValueError(f"partition part {k} must be a non-empty tuple of node indices, got {part!r}")
+        for raw in part:
+            i = node_index(raw)
+            if i is None or not 0 <= i < n:
+                raise ValueError(f"partition index {raw!r} is not an integer in 0..{n - 1}")
+            if labels[i] != -1:
+                raise ValueError(f"partition lists node {i} more than once")
+            labels[i] = k
+    missing = [i for i, lab in enumerate(labels) if lab == -1]
+    if missing:
+        raise ValueError(f"partition must cover every node 0..{n - 1}; missing {missing}")
+    return torch.tensor(labels, dtype=torch.long)
+
+
+def _logdet_spd(M: Tensor) -> Tensor:
+    L = torch.linalg.cholesky(M)
+    return 2.0 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
+
+
+def _descend(
+    A: Tensor, noise_cov: Tensor, sigma: Tensor, labels: Tensor, A0: Tensor, tol: float, max_iter: int
+) -> tuple[Tensor, Tensor, bool]:
+    """Block-coordinate descent from a batch of feasible starts ``A0`` (S, n, n).
+
+    Returns the final ``ln det Σ_E'`` per start (S,), the final ``A'`` (S, n, n) and whether all converged.
+    """
+    same = labels[:, None] == labels[None, :]
+    fi, fj = torch.nonzero(same, as_tuple=True)  # free (within-part) entries of A'
+    delta_fixed = torch.where(same, torch.zeros_like(A), A)  # cross-part entries of Δ = A − A' are A_ij
+    Ap = A0.clone()
+    prev = torch.full(A0.shape[:1], math.inf, dtype=A.dtype, device=A.device)
+    for _ in range(max_iter):
+        delta = A - Ap
+        cov_e = noise_cov + delta @ sigma @ delta.mT
+        cov_e = 0.5 * (cov_e + cov_e.mT)
+        L = torch.linalg.cholesky(cov_e)
+        f = 2.0 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
+        if bool(((prev - f).abs() <= tol).all()):
+            return f, Ap, True
+        prev = f
+        P = torch.cholesky_inverse(L)
+        # Normal equations of min tr(P Δ Σ Δᵀ) over the free entries x_F of Δ:
+        # Σ_{(k,l)∈F} P_ik Σ_lj x_kl = −[P Δ_fixed Σ]_ij  for (i, j) ∈ F.
+        K = P[:, fi[:, None], fi[None, :]] * sigma[fj[None, :], fj[:, None]]
+        rhs = -(P @ delta_fixed @ sigma)[:, fi, fj]
+        x = torch.linalg.solve(K, rhs)
+        delta_new = delta_fixed.expand_as(Ap).clone()
+        delta_new[:, fi, fj] = x
+        Ap = A - delta_new
+    return prev, Ap, False
+
+
+def phi_geometric(
+    A: Tensor,
+    noise_cov: Tensor | None = None,
+    partition: Sequence[Sequence[int]] = ((0,), (1,)),
+    *,
+    n_starts: int = 8,
+    seed: int = 0,
+    tol: float = 1e-10,
+    max_iter: int = 10_000,
+) -> float:
+    r"""Geometric integrated information ``Φ_G`` (nats) of a VAR(1) across a bipartition.
+
+    ``Φ_G = ½ min_{A'} ln[det(Σ_E + (A − A') Σ (A − A')ᵀ) / det Σ_E]`` over transition matrices ``A'``
+    with every cross-partition entry zero, where ``Σ = A Σ Aᵀ + Σ_E`` is the stationary covariance
+    (Oizumi, Tsuchiya & Amari 2016). See the module docstring for the derivation and the algorithm.
+
+    Parameters
+    ----------
+    A : Tensor
+        Coupling matrix, ``ρ(A) < 1``. Computation is in float64 on ``A.device``.
+    noise_cov : Tensor or None, default None
+        Innovation covariance ``Σ_E`` (symmetric positive definite); ``None`` means the identity.
+    partition : pair of sequences of int, default ((0,), (1,))
+        Bipartition of the nodes ``0..n−1`` (each exactly once, both parts non-empty); the default is the
+        only bipartition of a 2-node system.
+    n_starts : int, default 8
+        Number of descent starts (start 0 is deterministic; the rest are seeded random perturbations).
+        The starts for ``k`` are a prefix of those for ``k + 1``, so more starts never increase the result.
+    seed : int, default 0
+        Seed of the private ``torch.Generator`` drawing the random starts.
+    tol : float, default 1e-10
+        Stop when ``ln det Σ_E'`` changes by at most ``tol`` in one sweep, for every start.
+    max_iter : int, default 10000
+        Maximum number of sweeps; a ``RuntimeWarning`` is emitted if some start has not converged.
+
+    Returns
+    -------
+    float
+        ``Φ_G ≥ 0`` (tiny negative round-off is clipped to 0).
+
+    Shape
+    -----
+    ``A``, ``noise_cov``: ``(n, n)``.
+
+    Raises
+    ------
+    ValueError
+        If ``A`` is not a stable square matrix, ``noise_cov`` is not symmetric positive definite of the
+        same size, the partition is not a bipartition of ``0..n−1``, or an option is out of range.
+
+    Notes
+    -----
+    One sweep costs ``O(S (m³ + n³))`` with ``S = n_starts`` and ``m = |M_1|² + |M_2|²`` free entries
+    (``m ≤ n²``), plus the ``O(n⁶)`` Lyapunov solve once.
+
+    References
+    ----------
+    Oizumi, Tsuchiya & Amari, *PNAS* 113:14817 (2016); PhiToolbox ``phi_G_Gauss_AL.m``.
+
+    Examples
+    --------
+    >>> A = torch.tensor([[0.0, 0.0], [0.8, 0.0]], dtype=torch.float64)
+    >>> round(phi_geometric(A, partition=((0,), (1,))), 6) == round(0.5 * math.log(1.64), 6)
+    True
+    """
+    if isinstance(n_starts, bool) or not isinstance(n_starts, int) or n_starts < 1:
+        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    if not (isinstance(tol, int | float) and tol > 0):
+        raise ValueError(f"tol must be a positive number, got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    A, noise_cov, labels = _validate_system(A, noise_cov, partition)
+    n = A.shape[-1]
+    sigma = stationary_cov(A, noise_cov)
+    same = labels[:, None] == labels[None, :]
+    a_within = torch.where(same, A, torch.zeros_like(A))
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    scale = max(float(A.pow(2).mean().sqrt()), 1.0)
+    noise = torch.randn((n_starts, n, n), generator=gen, dtype=torch.float64).to(A.device)
+    noise[0] = 0.0
+    A0 = a_within + scale * noise * same
+    f, _, converged = _descend(A, noise_cov, sigma, labels, A0, float(tol), max_iter)
+    if not converged:
+        warnings.warn(
+            f"phi_geometric: descent did not reach tol={tol:g} in max_iter={max_iter} sweeps",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    phi = 0.5 * (float(f.min()) - float(_logdet_spd(noise_cov)))
+    return max(phi, 0.0)
