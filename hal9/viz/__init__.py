@@ -17,12 +17,16 @@ from matplotlib.figure import Figure
 from hal9.viz.activity import plot_layer_activity, subsample_indices
 from hal9.viz.hierarchy import DEFAULT_LAYER_NAMES, plot_hierarchy
 from hal9.viz.metrics import plot_compression, plot_phi_partitions
+from hal9.viz.selforg import plot_emergent_hierarchy, plot_feature_space, plot_null_comparison
 
 __all__ = [
     "DEFAULT_LAYER_NAMES",
     "plot_compression",
+    "plot_emergent_hierarchy",
+    "plot_feature_space",
     "plot_hierarchy",
     "plot_layer_activity",
+    "plot_null_comparison",
     "plot_phi_partitions",
     "save_figure",
     "subsample_indices",
