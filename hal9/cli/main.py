@@ -65,6 +65,35 @@ def _parser() -> argparse.ArgumentParser:
     met.add_argument("--experiment", default="hal9-metrics", help="MLflow experiment name")
     met.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: env or ./mlflow.db)")
     met.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    org = sub.add_parser(
+        "organize",
+        help="self-organize primordial neurons into an emergent, null-checked hierarchy "
+        "(or run HAL9's reference work)",
+    )
+    org.add_argument("--neurons", type=int, default=10_000, help="primordial neurons N (default 10000)")
+    org.add_argument("--k", type=int, default=16, help="partners kept per neuron (default 16)")
+    mode = org.add_mutually_exclusive_group()
+    mode.add_argument("--exact", dest="mode", action="store_const", const="exact", help="exact blocked top-k")
+    mode.add_argument(
+        "--approx",
+        dest="mode",
+        action="store_const",
+        const="approx",
+        help="approximate top-k (default above 20000 neurons)",
+    )
+    org.add_argument("--kernel", choices=["hal9", "gaussian"], default="hal9")
+    org.add_argument("--layers", type=int, default=None, help="force the number of layers (2..9)")
+    org.add_argument("--null", type=int, default=3, help="null graphs per family (0: skip)")
+    org.add_argument("--device", default="cpu")
+    org.add_argument("--seed", type=int, default=0)
+    org.add_argument(
+        "--hal9-reference", action="store_true", help="run HAL9's reference benchmark work instead"
+    )
+    org.add_argument("--outputs", type=Path, default=Path("outputs"), help="figure folder (default outputs/)")
+    org.add_argument("--experiment", default="hal9-organize", help="MLflow experiment name")
+    org.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: env or ./mlflow.db)")
+    org.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    org.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
@@ -172,6 +201,66 @@ def _print_metrics(summary: dict) -> None:
     print(f"  MLflow: {ml['fallback_path'] or ml['tracking_uri'] + ' run ' + ml['run_id']}")
 
 
+def _organize(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from hal9.cli.organize import run_organize, run_reference
+
+    try:
+        if args.hal9_reference:
+            summary = run_reference(args.neurons, args.device)
+        else:
+            from hal9.selforg.organizer import OrganizeConfig
+
+            cfg = OrganizeConfig(
+                neurons=args.neurons,
+                k=args.k,
+                mode=args.mode or "auto",
+                kernel=args.kernel,
+                n_layers=args.layers,
+                n_null=args.null,
+                seed=args.seed,
+                device=args.device,
+            )
+            summary = run_organize(
+                cfg,
+                outputs=args.outputs,
+                experiment=args.experiment,
+                tracking_uri=args.tracking_uri,
+                progress=not args.no_progress,
+            )
+    except (ValueError, ValidationError) as exc:
+        print(f"hal9 organize: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    if summary.get("mode") == "hal9-reference":
+        t = summary["timings_s"]
+        print(
+            f"HAL9 reference work, {summary['neurons']:,} neurons on {summary['device']}: "
+            f"{summary['connections']:,} connections, layers {summary['layer_sizes']}, "
+            f"{t['total']:.4g} s total ({t['connections']:.4g} s pairs)"
+        )
+        return 0
+    print(
+        f"{summary['neurons']:,} neurons, {summary['edges']:,} edges → {summary['n_layers']} emergent layers"
+    )
+    for row in summary["layers"]:
+        print(
+            f"  {row['layer']:<20} {row['size']:>8,}  speed {row['mean_speed']:.3f}  "
+            f"complexity {row['mean_complexity']:.3f}"
+        )
+    print(f"  modularity {summary['modularity']:.4f}   ±1 violation {summary['pm1_violation']:.3g}")
+    for key, s in summary.get("null", {}).items():
+        stat = f"real {s['real']:.4g}  null {s['null_mean']:.4g} ± {s['null_sd']:.2g}  z {s['z']:.3g}"
+        print(f"  null {key:<28} {stat}")
+    print(f"  {summary['reason']}")
+    print(f"  time {summary['timings_s']['total']:.3f} s, peak RSS {summary['peak_rss_mb']:.0f} MiB")
+    print(f"  figures: {', '.join(summary['figures'])}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = _parser()
@@ -182,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo(args)
     if args.command == "metrics":
         return _metrics(args)
+    if args.command == "organize":
+        return _organize(args)
     parser.print_help()
     return 0
 

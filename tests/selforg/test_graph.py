@@ -11,7 +11,7 @@ def test_symmetric_csr_takes_max_of_both_directions() -> None:
     dense = g.symmetric_csr().to_dense()
     expected = torch.tensor([[0.0, 0.9, 0.6], [0.9, 0.0, 0.7], [0.6, 0.7, 0.0]]).double()  # float32 values
     assert torch.equal(dense, expected)
-    src, dst, ww = g.edges()
+    src, dst, _ = g.edges()
     assert src.tolist() == [0, 0, 1, 2, 2] and dst.tolist() == [1, 2, 0, 1, 0]
     assert g.n == 3 and g.k == 2
 

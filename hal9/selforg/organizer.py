@@ -1,0 +1,225 @@
+"""The whole self-organization pipeline as one estimator: population → discovery → layers → null → substrate.
+
+scikit-learn shape: ``__init__`` stores a validated :class:`OrganizeConfig`; :meth:`SelfOrganizer.fit`
+learns and sets results with a trailing underscore; :meth:`SelfOrganizer.remove` fails neurons, heals the
+graph, re-layers and measures stability. Every step is reported on :attr:`SelfOrganizer.events`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hal9.selforg.discovery import discover
+from hal9.selforg.events import EventKind, EventLog
+from hal9.selforg.graph import KnnGraph
+from hal9.selforg.kernels import Kernel, gaussian_kernel, hal9_kernel
+from hal9.selforg.layering import LayeringResult, emergent_layers
+from hal9.selforg.nullmodel import NullComparison, null_comparison
+from hal9.selforg.population import Population, primordial_population
+from hal9.selforg.reorganize import HealResult, adjusted_rand_index, remove_and_heal
+from hal9.selforg.substrate import SubstrateConversion, to_network
+
+__all__ = ["AUTO_EXACT_MAX_N", "OrganizeConfig", "SelfOrganizer", "StabilityResult"]
+
+#: Largest population discovered exactly when ``mode="auto"`` (all-pairs cost grows as N²).
+AUTO_EXACT_MAX_N = 20_000
+
+
+class OrganizeConfig(BaseModel):
+    """Configuration of :class:`SelfOrganizer` (flattens into MLflow params)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    neurons: int = Field(10_000, ge=2, description="primordial neurons N")
+    k: int = Field(16, ge=1, description="partners kept per neuron")
+    mode: Literal["auto", "exact", "approx"] = Field(
+        "auto", description="discovery mode; auto: exact up to AUTO_EXACT_MAX_N neurons, approximate above"
+    )
+    kernel: Literal["hal9", "gaussian"] = "hal9"
+    bandwidth: float = Field(0.1, gt=0, description="gaussian kernel bandwidth (feature units)")
+    n_layers: int | None = Field(None, ge=2, le=9, description="force K; None: chosen by the data")
+    criterion: Literal["eigengap", "modularity"] = "eigengap"
+    order_by: str = "speed"
+    n_null: int = Field(3, ge=0, description="null graphs per family (0: skip the null model)")
+    seed: int = 0
+    device: str = "cpu"
+
+    @model_validator(mode="after")
+    def _k_below_n(self) -> OrganizeConfig:
+        if self.k >= self.neurons:
+            raise ValueError(f"k ({self.k}) must be smaller than neurons ({self.neurons})")
+        if self.n_null == 1:
+            raise ValueError("n_null must be 0 (skip) or >= 2 (a null standard deviation needs two samples)")
+        return self
+
+    def discovery_mode(self, n: int) -> Literal["exact", "approx"]:
+        if self.mode != "auto":
+            return self.mode
+        return "exact" if n <= AUTO_EXACT_MAX_N else "approx"
+
+    def kernel_fn(self) -> Kernel:
+        return hal9_kernel if self.kernel == "hal9" else gaussian_kernel(self.bandwidth)
+
+
+@dataclass(frozen=True)
+class StabilityResult:
+    """Outcome of :meth:`SelfOrganizer.remove`: the healed graph, the new layering, and
+    ``ari`` = adjusted Rand index between the survivors' layers before and after."""
+
+    heal: HealResult
+    layering: LayeringResult
+    ari: float
+    removed: int
+
+
+class SelfOrganizer:
+    """Undifferentiated neurons → discovered compatibility graph → emergent, null-checked hierarchy.
+
+    Parameters
+    ----------
+    config : OrganizeConfig
+    events : EventLog, optional
+        Where to report progress (a new log by default); subscribe callbacks to it before :meth:`fit`.
+
+    Attributes
+    ----------
+    population_ : Population
+    graph_ : KnnGraph
+    layering_ : LayeringResult
+    null_ : NullComparison or None
+    conversion_ : SubstrateConversion
+        The runnable :class:`hal9.core.Network` with synapses restricted to ±1.
+    timings_ : dict[str, float]
+        Seconds per stage (``population``, ``discovery``, ``layering`` (incl. null), ``substrate``).
+
+    Notes
+    -----
+    Discovery costs ``O(N²)`` kernel evaluations in exact mode, ``O(N·m)`` in approximate mode; layering
+    ``O(N·k)`` per solver iteration; the null model repeats layering ``n_null`` times per family.
+    """
+
+    population_: Population
+    graph_: KnnGraph
+    layering_: LayeringResult
+    null_: NullComparison | None
+    conversion_: SubstrateConversion
+    timings_: dict[str, float]
+
+    def __init__(self, config: OrganizeConfig, *, events: EventLog | None = None) -> None:
+        self.config = config
+        self.events = events if events is not None else EventLog()
+
+    def _layer_kwargs(self) -> dict[str, Any]:
+        c = self.config
+        return {"n_layers": c.n_layers, "criterion": c.criterion, "order_by": c.order_by}
+
+    def _announce(self, layering: LayeringResult) -> None:
+        for name, size in zip(layering.layer_names, layering.sizes.tolist(), strict=True):
+            self.events.emit(EventKind.LAYER_EMERGED, layer=name, size=int(size))
+
+    def fit(self, population: Population | None = None, *, progress: bool = False) -> SelfOrganizer:
+        """Run the pipeline on ``population`` (default: ``config.neurons`` primordial neurons).
+
+        ``progress`` shows a progress bar during discovery.
+        """
+        c = self.config
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        pop = population or primordial_population(c.neurons, seed=c.seed, device=c.device)
+        timings["population"] = time.perf_counter() - t
+        self.events.emit(EventKind.NEURONS_ADDED, count=pop.n)
+        t = time.perf_counter()
+        mode = c.discovery_mode(pop.n)
+        graph = discover(pop, c.k, kernel=c.kernel_fn(), mode=mode, seed=c.seed, progress=progress)
+        timings["discovery"] = time.perf_counter() - t
+        self.events.emit(EventKind.DISCOVERY_DONE, edges=int((graph.neighbors >= 0).sum()), mode=mode)
+        t = time.perf_counter()
+        null: NullComparison | None = None
+        if c.n_null > 0:
+            null = null_comparison(
+                graph,
+                pop.features,
+                n_null=c.n_null,
+                seed=c.seed,
+                feature_names=pop.feature_names,
+                **self._layer_kwargs(),
+            )
+            layering = null.real
+        else:
+            layering = emergent_layers(
+                graph, pop.features, feature_names=pop.feature_names, **self._layer_kwargs()
+            )
+        timings["layering"] = time.perf_counter() - t
+        self._announce(layering)
+        t = time.perf_counter()
+        conversion = to_network(graph, layering.labels)
+        timings["substrate"] = time.perf_counter() - t
+        self.events.emit(
+            EventKind.HIERARCHY_STABILISED,
+            n_layers=layering.n_layers,
+            modularity=layering.modularity,
+            pm1_violation=layering.adjacency_violation,
+            removed_weight_fraction=conversion.removed_weight_fraction,
+        )
+        self.population_, self.graph_, self.layering_ = pop, graph, layering
+        self.null_, self.conversion_, self.timings_ = null, conversion, timings
+        return self
+
+    def remove(self, fraction: float = 0.1, *, seed: int | None = None) -> StabilityResult:
+        """Fail a random ``fraction`` of neurons, heal by ±1-respecting bypass edges, re-layer, and measure
+        stability as the ARI between the survivors' layers before and after."""
+        if not hasattr(self, "graph_"):
+            raise ValueError("call fit() before remove()")
+        if not 0 < fraction < 1:
+            raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+        n = self.graph_.n
+        gen = torch.Generator().manual_seed(self.config.seed + 1 if seed is None else seed)
+        count = max(1, round(fraction * n))
+        removed = torch.randperm(n, generator=gen)[:count].to(self.graph_.neighbors.device)
+        self.events.emit(EventKind.NEURON_REMOVED, count=count)
+        heal = remove_and_heal(self.graph_, self.layering_.labels, removed)
+        self.events.emit(EventKind.HEALED, lost_edges=heal.lost_edges, bypass_edges=heal.bypass_edges)
+        feats = self.population_.features[heal.survivors]
+        layering = emergent_layers(
+            heal.graph, feats, feature_names=self.population_.feature_names, **self._layer_kwargs()
+        )
+        self._announce(layering)
+        ari = adjusted_rand_index(heal.labels, layering.labels)
+        self.events.emit(EventKind.HIERARCHY_STABILISED, n_layers=layering.n_layers, ari=ari)
+        return StabilityResult(heal, layering, ari, count)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready figures of the fitted pipeline."""
+        lay = self.layering_
+        out: dict[str, Any] = {
+            "neurons": self.graph_.n,
+            "edges": int((self.graph_.neighbors >= 0).sum()),
+            "n_layers": lay.n_layers,
+            "layers": [
+                {
+                    "layer": name,
+                    "size": int(size),
+                    **{
+                        f"mean_{f}": float(v)
+                        for f, v in zip(lay.feature_names, lay.feature_means[i].tolist(), strict=False)
+                    },
+                }
+                for i, (name, size) in enumerate(zip(lay.layer_names, lay.sizes.tolist(), strict=True))
+            ],
+            "modularity": lay.modularity,
+            "pm1_violation": lay.adjacency_violation,
+            "substrate_removed_weight_fraction": self.conversion_.removed_weight_fraction,
+            "reason": lay.reason,
+            "timings_s": dict(self.timings_),
+        }
+        if self.null_ is not None:
+            out["null"] = {
+                k: {"real": s.real, "null_mean": s.mean, "null_sd": s.sd, "z": s.z}
+                for k, s in self.null_.stats.items()
+            }
+        return out

@@ -1,0 +1,223 @@
+"""Discovery of the top-k compatibility graph: hal9 exact / approx vs a NumPy blocked top-k baseline.
+
+* ``test_exact``: hal9 exact (blocked all-pairs) at ``N = 10k`` (3 rounds) and ``100k`` (1 round).
+* ``test_numpy_baseline``: what a user would write — NumPy, the same HAL9 kernel on row blocks against all
+  columns, ``np.argpartition`` per block — at the same sizes and rounds; its top-k weights are checked
+  against hal9's.
+* ``test_approx``: hal9 approx at ``10k``, ``100k`` (3 rounds) and ``1M`` (1 round): median time, recall
+  of the exact top-k (full at 10k / 100k, from the exact run; on 400 sampled rows at 1M), process peak RSS.
+* ``test_summary``: exact-vs-NumPy ratios, approx scaling exponent (least-squares slope of ``log t`` vs
+  ``log N`` over 10k → 1M; goal ≤ 1.2), 1M goals (≤ 60 s, ≤ 24 GB).
+
+``k = 16`` throughout; populations from :func:`primordial_population` (``seed = N``). Figures go to
+``benchmark.extra_info`` and to ``outputs/bench_discovery.json`` (merged per test; override the path with
+``$HAL9_BENCH_DISCOVERY_JSON``). Run with::
+
+    .venv/bin/python -m pytest tests/benchmarks/test_bench_discovery.py --benchmark-only \
+        -p no:cacheprovider -s
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from hal9.core.sampling import make_generator
+from hal9.selforg.discovery import discover, recall_at_k
+from hal9.selforg.graph import KnnGraph
+from hal9.selforg.kernels import hal9_kernel
+from hal9.selforg.population import Population, primordial_population
+
+OUT = Path(
+    os.environ.get("HAL9_BENCH_DISCOVERY_JSON")
+    or Path(__file__).resolve().parents[2] / "outputs" / "bench_discovery.json"
+)
+K = 16
+ROUNDS = {10_000: 3, 100_000: 1, 1_000_000: 1}
+APPROX_ROUNDS = {10_000: 3, 100_000: 3, 1_000_000: 1}
+EXPONENT_GOAL = 1.2
+GOAL_1M_S, GOAL_1M_GB = 60.0, 24.0
+_EXACT: dict[int, KnnGraph] = {}  # exact graphs of this run, reused for the approx recall
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _record(key: str, info: dict[str, Any]) -> None:
+    report: dict[str, Any] = json.loads(OUT.read_text()) if OUT.exists() else {}
+    report["machine"] = {
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "load_average_1_5_15_min": list(os.getloadavg()),
+    }
+    report["command"] = " ".join(["python -m pytest", *sys.argv[1:]])
+    report[key] = info
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _load() -> dict[str, Any]:
+    return json.loads(OUT.read_text()) if OUT.exists() else {}
+
+
+def _population(n: int) -> Population:
+    return primordial_population(n, seed=n)
+
+
+def _timed(benchmark: Any, fn: Any, rounds: int) -> tuple[Any, list[float]]:
+    times: list[float] = []
+    result: list[Any] = []
+
+    def run() -> None:
+        t0 = time.perf_counter()
+        result.append(fn())
+        times.append(time.perf_counter() - t0)
+        if len(result) > 1:
+            result.pop(0)
+
+    benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=0)
+    return result[-1], times
+
+
+def numpy_hal9(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ds = np.abs(a[:, None, 0] - b[None, :, 0])
+    dc = np.abs(a[:, None, 1] - b[None, :, 1])
+    bonus = np.where(dc < 0.2, 0.7, np.where(dc > 0.7, 0.3, 1.0))
+    return np.clip(0.4 * (1 - ds) + 0.4 * bonus + 0.2 * np.sqrt(a[:, None, 2] * b[None, :, 2]), 0.0, 1.0)
+
+
+def numpy_topk(x: np.ndarray, k: int, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The NumPy baseline: kernel on row blocks × all columns, ``argpartition`` for the top k, then sort."""
+    n = x.shape[0]
+    nbrs = np.empty((n, k), dtype=np.int64)
+    wts = np.empty((n, k), dtype=np.float64)
+    for r0 in range(0, n, block):
+        r1 = min(n, r0 + block)
+        w = numpy_hal9(x[r0:r1], x)
+        w[np.arange(r1 - r0), np.arange(r0, r1)] = -np.inf
+        part = np.argpartition(-w, k, axis=1)[:, :k]
+        pw = np.take_along_axis(w, part, axis=1)
+        order = np.argsort(-pw, axis=1, kind="stable")
+        nbrs[r0:r1] = np.take_along_axis(part, order, axis=1)
+        wts[r0:r1] = np.take_along_axis(pw, order, axis=1)
+    return nbrs, wts
+
+
+@pytest.mark.parametrize("n", [10_000, 100_000])
+def test_exact(benchmark: Any, n: int) -> None:
+    pop = _population(n)
+    graph, times = _timed(benchmark, lambda: discover(pop, K), ROUNDS[n])
+    _EXACT[n] = graph
+    info = {
+        "n": n,
+        "k": K,
+        "edges": n * K,
+        "rounds": len(times),
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "pairs_per_s": n * n / statistics.median(times),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+    benchmark.extra_info.update(info)
+    _record(f"exact_{n}", info)
+
+
+@pytest.mark.parametrize("n", [10_000, 100_000])
+def test_numpy_baseline(benchmark: Any, n: int) -> None:
+    x = _population(n).features.numpy()
+    (_, wts), times = _timed(benchmark, lambda: numpy_topk(x, K), ROUNDS[n])
+    info: dict[str, Any] = {
+        "n": n,
+        "k": K,
+        "rounds": len(times),
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+    }
+    if n in _EXACT:  # same top-k weights as hal9 (float64 vs float32 arithmetic: tolerance)
+        hal9_w = _EXACT[n].weights.double().numpy()
+        info["max_abs_weight_diff_vs_hal9"] = float(np.abs(hal9_w - wts).max())
+        assert info["max_abs_weight_diff_vs_hal9"] < 1e-5
+    benchmark.extra_info.update(info)
+    _record(f"numpy_{n}", info)
+
+
+def _sampled_recall(pop: Population, g: KnnGraph, n_rows: int, chunk: int = 8) -> float:
+    rows = torch.randperm(pop.n, generator=make_generator(0))[:n_rows]
+    ok = 0
+    for r0 in range(0, n_rows, chunk):
+        r = rows[r0 : r0 + chunk]
+        w = hal9_kernel(pop.features[r], pop.features).to(torch.float32)
+        w[torch.arange(r.numel()), r] = -1.0
+        kth = w.topk(g.k, dim=1).values[:, -1:]
+        ok += int(((g.neighbors[r] >= 0) & (g.weights[r].float() >= kth - 1e-6)).sum())
+    return ok / (n_rows * g.k)
+
+
+@pytest.mark.parametrize("n", [10_000, 100_000, 1_000_000])
+def test_approx(benchmark: Any, n: int) -> None:
+    pop = _population(n)
+    rss_before = _peak_rss_mb()
+    graph, times = _timed(benchmark, lambda: discover(pop, K, mode="approx", seed=0), APPROX_ROUNDS[n])
+    info: dict[str, Any] = {
+        "n": n,
+        "k": K,
+        "edges": n * K,
+        "rounds": len(times),
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "process_peak_rss_mb_before": rss_before,
+        "process_peak_rss_mb": _peak_rss_mb(),
+    }
+    if n in _EXACT:
+        info["recall"] = recall_at_k(graph, _EXACT[n])
+        info["recall_on"] = "all rows, vs the exact graph of this run"
+    else:
+        info["recall"] = _sampled_recall(pop, graph, 400)
+        info["recall_on"] = "400 random rows, vs dense kernel rows"
+    benchmark.extra_info.update(info)
+    _record(f"approx_{n}", info)
+    assert info["recall"] >= 0.9
+
+
+def test_summary() -> None:
+    rep = _load()
+    summary: dict[str, Any] = {}
+    for n in (10_000, 100_000):
+        ex, npy, ap = rep.get(f"exact_{n}"), rep.get(f"numpy_{n}"), rep.get(f"approx_{n}")
+        if ex and npy:
+            summary[f"numpy_over_exact_{n}"] = npy["median_s"] / ex["median_s"]
+        if npy and ap:
+            summary[f"numpy_over_approx_{n}"] = npy["median_s"] / ap["median_s"]
+        if ex and ap:
+            summary[f"exact_over_approx_{n}"] = ex["median_s"] / ap["median_s"]
+    pts = [(n, rep[f"approx_{n}"]["median_s"]) for n in (10_000, 100_000, 1_000_000) if f"approx_{n}" in rep]
+    if len(pts) >= 2:
+        lx = np.log([p[0] for p in pts])
+        ly = np.log([p[1] for p in pts])
+        slope = float(np.polyfit(lx, ly, 1)[0])
+        summary["approx_scaling_exponent"] = slope
+        summary["approx_scaling_points"] = pts
+        summary[f"approx_scaling_exponent_le_{EXPONENT_GOAL}"] = slope <= EXPONENT_GOAL
+    if "approx_1000000" in rep:
+        big = rep["approx_1000000"]
+        summary[f"approx_1M_le_{GOAL_1M_S}s"] = big["median_s"] <= GOAL_1M_S
+        summary[f"approx_1M_peak_rss_le_{GOAL_1M_GB}GB"] = big["process_peak_rss_mb"] / 1024 <= GOAL_1M_GB
+    _record("summary", summary)
+    print(json.dumps(summary, indent=2))
+    assert not any(isinstance(v, float) and math.isnan(v) for v in summary.values())
