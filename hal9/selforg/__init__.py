@@ -12,6 +12,7 @@ HAL9's reference benchmark work. Builds on :mod:`hal9.core` only.
 from hal9.selforg.discovery import discover, recall_at_k
 from hal9.selforg.events import Event, EventKind, EventLog
 from hal9.selforg.graph import KnnGraph
+from hal9.selforg.growth import extend_graph
 from hal9.selforg.kernels import check_kernel_output, gaussian_kernel, hal9_kernel
 from hal9.selforg.layering import LayeringResult, emergent_layers, modularity
 from hal9.selforg.nullmodel import NullComparison, degree_preserving_rewire, null_comparison, permute_features
@@ -41,6 +42,7 @@ __all__ = [
     "degree_preserving_rewire",
     "discover",
     "emergent_layers",
+    "extend_graph",
     "gaussian_kernel",
     "hal9_kernel",
     "hal9_reference_run",

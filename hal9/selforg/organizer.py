@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from hal9.selforg.discovery import discover
 from hal9.selforg.events import EventKind, EventLog
 from hal9.selforg.graph import KnnGraph
+from hal9.selforg.growth import extend_graph
 from hal9.selforg.kernels import Kernel, gaussian_kernel, hal9_kernel
 from hal9.selforg.layering import LayeringResult, emergent_layers
 from hal9.selforg.nullmodel import NullComparison, null_comparison
@@ -169,6 +170,40 @@ class SelfOrganizer:
         self.population_, self.graph_, self.layering_ = pop, graph, layering
         self.null_, self.conversion_, self.timings_ = null, conversion, timings
         return self
+
+    def add(self, count: int, *, seed: int | None = None) -> float:
+        """Add ``count`` primordial neurons: discovery only for pairs involving them
+        (:func:`~hal9.selforg.growth.extend_graph`), then re-layering and conversion.
+
+        Updates ``population_``, ``graph_``, ``layering_`` and ``conversion_`` (``null_`` is left as it was
+        for the original graph) and returns the ARI between the old neurons' layers before and after.
+        """
+        if not hasattr(self, "graph_"):
+            raise ValueError("call fit() before add()")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be a positive integer, got {count!r}")
+        c, pop = self.config, self.population_
+        new = primordial_population(
+            count, seed=c.seed + 7919 if seed is None else seed, device=pop.device, dtype=pop.dtype
+        )
+        if new.feature_names != pop.feature_names:
+            raise ValueError("new neurons must have the same features as the population")
+        self.events.emit(EventKind.NEURONS_ADDED, count=count)
+        before = self.layering_.labels
+        graph = extend_graph(self.graph_, pop.features, new.features, kernel=c.kernel_fn())
+        self.events.emit(
+            EventKind.DISCOVERY_DONE, edges=int((graph.neighbors >= 0).sum()), mode="incremental"
+        )
+        merged = Population(torch.cat([pop.features, new.features]), pop.feature_names)
+        layering = emergent_layers(
+            graph, merged.features, feature_names=pop.feature_names, seed=c.seed, **self._layer_kwargs()
+        )
+        self._announce(layering)
+        ari = adjusted_rand_index(before, layering.labels[: pop.n])
+        self.population_, self.graph_, self.layering_ = merged, graph, layering
+        self.conversion_ = to_network(graph, layering.labels)
+        self.events.emit(EventKind.HIERARCHY_STABILISED, n_layers=layering.n_layers, ari=ari)
+        return ari
 
     def remove(self, fraction: float = 0.1, *, seed: int | None = None) -> StabilityResult:
         """Fail a random ``fraction`` of neurons, heal by ±1-respecting bypass edges, re-layer, and measure

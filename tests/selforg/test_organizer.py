@@ -79,3 +79,17 @@ def test_remove_needs_fit_and_valid_fraction(fitted: SelfOrganizer) -> None:
         SelfOrganizer(OrganizeConfig(neurons=100, k=5)).remove(0.1)
     with pytest.raises(ValueError, match="fraction"):
         fitted.remove(1.5)
+
+
+def test_add_neurons_incrementally() -> None:
+    org = SelfOrganizer(OrganizeConfig(neurons=800, k=8, n_null=0, seed=2)).fit()
+    n_events = len(org.events)
+    ari = org.add(80)
+    assert org.graph_.n == 880 and org.population_.n == 880
+    assert int(org.layering_.sizes.sum()) == 880 and org.conversion_.network.n_neurons == 880
+    assert -1.0 <= ari <= 1.0
+    kinds = [e.kind for e in org.events.events[n_events:]]
+    assert kinds[:2] == [EventKind.NEURONS_ADDED, EventKind.DISCOVERY_DONE]
+    assert org.events.events[n_events + 1].data["mode"] == "incremental"
+    with pytest.raises(ValueError, match="count"):
+        org.add(0)
