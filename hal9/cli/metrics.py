@@ -161,7 +161,7 @@ def run_metrics(
     tracking_uri: str | None,
 ) -> dict[str, Any]:
     """Compute, plot, log; return the JSON summary."""
-    from hal9.tracking import start_run
+    from hal9.cli._logging import log_run
     from hal9.viz import plot_compression, plot_phi_partitions, save_figure
 
     outputs.mkdir(parents=True, exist_ok=True)
@@ -200,14 +200,13 @@ def run_metrics(
         "seed": seed,
         "input": str(input_path) if input_path else f"hierarchy:{hierarchy}x{steps}",
     }
-    with start_run(experiment, config=params, run_name="metrics", tracking_uri=tracking_uri) as tr:
-        tr.log_metrics(metrics)
-        for f in figures:
-            tr.log_artifact(f)
-        summary["mlflow"] = {
-            "tracking_uri": tr.tracking_uri,
-            "run_id": tr.run_id,
-            "fallback_path": str(tr.fallback_path) if tr.is_fallback else None,
-        }
+    summary["mlflow"] = log_run(
+        experiment,
+        config=params,
+        run_name="metrics",
+        tracking_uri=tracking_uri,
+        metrics=metrics,
+        artifacts=figures,
+    )
     summary["figures"] = [str(f) for f in figures]
     return summary

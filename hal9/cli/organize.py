@@ -39,8 +39,8 @@ def run_organize(
     config: Any, *, outputs: Path, experiment: str, tracking_uri: str | None, progress: bool
 ) -> dict[str, Any]:
     """Fit :class:`~hal9.selforg.organizer.SelfOrganizer`, plot, log to MLflow; return the summary."""
+    from hal9.cli._logging import log_run
     from hal9.selforg.organizer import SelfOrganizer
-    from hal9.tracking import start_run
     from hal9.viz import plot_emergent_hierarchy, plot_feature_space, plot_null_comparison, save_figure
 
     t0 = time.perf_counter()
@@ -74,17 +74,14 @@ def run_organize(
             metrics[f"null.{key}.margin"] = s.margin
             metrics[f"null.{key}.z"] = s.z
     metrics = {k: float(v) for k, v in metrics.items() if v == v and abs(float(v)) != float("inf")}
-    with start_run(
-        experiment, config=config, run_name=f"organize-{config.neurons}", tracking_uri=tracking_uri
-    ) as tr:
-        tr.log_metrics(metrics)
-        for f in figures:
-            tr.log_artifact(f)
-        summary["mlflow"] = {
-            "tracking_uri": tr.tracking_uri,
-            "run_id": tr.run_id,
-            "fallback_path": str(tr.fallback_path) if tr.is_fallback else None,
-        }
+    summary["mlflow"] = log_run(
+        experiment,
+        config=config,
+        run_name=f"organize-{config.neurons}",
+        tracking_uri=tracking_uri,
+        metrics=metrics,
+        artifacts=figures,
+    )
     summary["events"] = org.events.records()
     summary["figures"] = [str(f) for f in figures]
     return summary

@@ -11,14 +11,11 @@ from pathlib import Path
 import pytest
 
 from hal9.cli.main import main
-
-HAL9 = [sys.executable, "-m", "hal9.cli.main"]
+from tests.cli.conftest import run_hal9
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"HAL9_TRACKING_URI": "", "MLFLOW_TRACKING_URI": ""}
-    env = {k: v for k, v in env.items() if v}
-    return subprocess.run([*HAL9, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+    return run_hal9(args, cwd)
 
 
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:

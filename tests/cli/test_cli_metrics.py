@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hal9.cli.metrics import load_input, parse_partition
+from tests.cli.conftest import run_hal9
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HAL9_TRACKING_URI", "MLFLOW_TRACKING_URI")}
-    return subprocess.run(
-        [sys.executable, "-m", "hal9.cli.main", "metrics", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return run_hal9(["metrics", *args], cwd)
 
 
 def test_feed_forward_pair_from_npz(tmp_path: Path) -> None:
