@@ -21,20 +21,16 @@ from hal9.metrics.gaussian import (
     stationary_cov,
     var1_covariances,
 )
+from tests.metrics._systems import spd, stable
 
 F64 = torch.float64
 
 
 def _stable(n: int, seed: int, rho: float = 0.9) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    A = torch.randn(n, n, generator=g, dtype=F64)
-    return rho * A / torch.linalg.eigvals(A).abs().max()
+    return stable(n, seed, rho)
 
 
-def _spd(n: int, seed: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    M = torch.randn(n, n, generator=g, dtype=F64)
-    return M @ M.T / n + 0.5 * torch.eye(n, dtype=F64)
+_spd = spd
 
 
 @pytest.mark.parametrize("n", [1, 3, 8, 40])  # 40 exercises the doubling path (> 32)

@@ -13,21 +13,17 @@ from hypothesis import strategies as st
 from scipy.linalg import block_diag, solve_discrete_lyapunov
 
 from hal9.metrics.integration import integrated_information, integrated_information_from_data
+from tests.metrics._systems import spd, stable
 
 F64 = torch.float64
 LOG_2PIE = math.log(2 * math.pi * math.e)
 
 
 def _stable(n: int, seed: int, rho: float = 0.8) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    A = torch.randn(n, n, generator=g, dtype=F64)
-    return rho * A / torch.linalg.eigvals(A).abs().max()
+    return stable(n, seed, rho)
 
 
-def _spd(n: int, seed: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    M = torch.randn(n, n, generator=g, dtype=F64)
-    return M @ M.T / n + 0.5 * torch.eye(n, dtype=F64)
+_spd = spd
 
 
 # ---------------------------------------------------------------- independent NumPy reference
