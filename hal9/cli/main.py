@@ -94,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     org.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: env or ./mlflow.db)")
     org.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     org.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    from hal9.cli.serve import add_serve_parser
+    from hal9.cli.tactical import add_tactical_parser
+
+    add_tactical_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 
@@ -273,6 +278,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _metrics(args)
     if args.command == "organize":
         return _organize(args)
+    if args.command == "tactical":
+        from hal9.cli.tactical import run_tactical
+
+        return run_tactical(args)
+    if args.command == "serve":
+        from hal9.cli.serve import run_serve
+
+        return run_serve(args)
     parser.print_help()
     return 0
 
