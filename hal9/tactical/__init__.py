@@ -1,1 +1,38 @@
-"""L4 tactical coordination: goals from L5 become scheduled, resource-allocated work on L3 units."""
+"""L4 tactical coordination: goals from L5 become scheduled, resource-allocated work on L3 units.
+
+* :mod:`~hal9.tactical.models` — validated ``Goal`` / ``Task`` / ``TaskTemplate`` / ``Unit`` and the
+  ``SimulationConfig``;
+* :mod:`~hal9.tactical.messages` — typed messages, the ±1 routing rule, the message log;
+* :mod:`~hal9.tactical.assignment` — ``assign(cost, method=…)``: ε-auction (torch), greedy, Hungarian;
+* :mod:`~hal9.tactical.simulation` — the contract-net protocol as a seeded discrete-event simulation;
+* :mod:`~hal9.tactical.units` / :mod:`~hal9.tactical.workload` — units from an emergent L3 layer, synthetic
+  workloads.
+"""
+
+from hal9.tactical.assignment import Assignment, assign
+from hal9.tactical.dag import topological_order
+from hal9.tactical.messages import LayerRoutingError, Message, MessageLog, MessageType, check_route
+from hal9.tactical.models import Goal, SimulationConfig, Task, TaskTemplate, Unit
+from hal9.tactical.results import SimulationResult, TaskState, jain_index
+from hal9.tactical.simulation import Reason, TacticalSimulation
+
+__all__ = [
+    "Assignment",
+    "Goal",
+    "LayerRoutingError",
+    "Message",
+    "MessageLog",
+    "MessageType",
+    "Reason",
+    "SimulationConfig",
+    "SimulationResult",
+    "TacticalSimulation",
+    "Task",
+    "TaskState",
+    "TaskTemplate",
+    "Unit",
+    "assign",
+    "check_route",
+    "jain_index",
+    "topological_order",
+]

@@ -18,16 +18,21 @@ from hal9.viz.activity import plot_layer_activity, subsample_indices
 from hal9.viz.hierarchy import DEFAULT_LAYER_NAMES, plot_hierarchy
 from hal9.viz.metrics import plot_compression, plot_phi_partitions
 from hal9.viz.selforg import plot_emergent_hierarchy, plot_feature_space, plot_null_comparison
+from hal9.viz.tactical import plot_cooperation, plot_gantt, plot_scheduler_comparison, plot_utilisation
 
 __all__ = [
     "DEFAULT_LAYER_NAMES",
     "plot_compression",
+    "plot_cooperation",
     "plot_emergent_hierarchy",
     "plot_feature_space",
+    "plot_gantt",
     "plot_hierarchy",
     "plot_layer_activity",
     "plot_null_comparison",
     "plot_phi_partitions",
+    "plot_scheduler_comparison",
+    "plot_utilisation",
     "save_figure",
     "subsample_indices",
 ]
