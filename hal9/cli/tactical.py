@@ -168,6 +168,35 @@ def _figures(results: dict, summary: dict, outputs: Path) -> list[Path]:
     return figs
 
 
+def run_and_log(
+    cfg: TacticalRunConfig,
+    *,
+    outputs: Path | None,
+    experiment: str,
+    tracking_uri: str | None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Simulate, draw the figures into ``outputs`` (none when ``None``), log one MLflow run; the summary."""
+    from hal9.cli._logging import log_run
+
+    summary, results = run_tactical_experiment(cfg, progress=progress)
+    figures = [] if outputs is None else _figures(results, summary, outputs)
+    summary["figures"] = [str(f) for f in figures]
+    metrics: dict[str, float] = {}
+    for name, s in summary["schedulers"].items():
+        flat = {**s["metrics"], **{f"tasks_{c}": n for c, n in s["counts"].items()}, "seconds": s["seconds"]}
+        metrics.update({f"{name}.{k}": float(v) for k, v in flat.items() if v is not None})
+    summary["mlflow"] = log_run(
+        experiment,
+        config=cfg,
+        run_name=f"tactical-{cfg.tasks}x{cfg.units}",
+        tracking_uri=tracking_uri,
+        metrics=metrics,
+        artifacts=figures,
+    )
+    return summary
+
+
 def run_tactical(args: argparse.Namespace) -> int:
     """Run ``hal9 tactical …``; returns the exit code."""
     from pydantic import ValidationError
@@ -190,32 +219,16 @@ def run_tactical(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=args.device,
         )
-        summary, results = run_tactical_experiment(cfg, progress=not args.no_progress)
+        summary = run_and_log(
+            cfg,
+            outputs=None if args.no_figures else args.outputs,
+            experiment=args.experiment,
+            tracking_uri=args.tracking_uri,
+            progress=not args.no_progress,
+        )
     except (ValueError, ValidationError) as exc:
         print(f"hal9 tactical: error: {exc}", file=sys.stderr)
         return 2
-    from hal9.cli._logging import log_run
-
-    figures = [] if args.no_figures else _figures(results, summary, args.outputs)
-    summary["figures"] = [str(f) for f in figures]
-    metrics = {
-        f"{name}.{k}": float(v)
-        for name, s in summary["schedulers"].items()
-        for k, v in {
-            **s["metrics"],
-            **{f"tasks_{c}": n for c, n in s["counts"].items()},
-            "seconds": s["seconds"],
-        }.items()
-        if v is not None
-    }
-    summary["mlflow"] = log_run(
-        args.experiment,
-        config=cfg,
-        run_name=f"tactical-{cfg.tasks}x{cfg.units}",
-        tracking_uri=args.tracking_uri,
-        metrics=metrics,
-        artifacts=figures,
-    )
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 __all__ = ["Goal", "SimulationConfig", "Task", "TaskTemplate", "Unit"]
 
@@ -85,6 +85,7 @@ class Goal(_Frozen):
     arrival: FiniteTime = 0.0
     tasks: tuple[Task, ...] | None = None
     template: TaskTemplate | None = None
+    _plan: tuple[Task, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _one_source(self) -> Goal:
@@ -94,14 +95,20 @@ class Goal(_Frozen):
             raise ValueError("tasks must not be empty")
         from hal9.tactical.dag import check_dag
 
-        check_dag(self.plan())
+        self._plan = self._build_plan()
+        check_dag(self._plan)
         return self
 
     def plan(self) -> tuple[Task, ...]:
         """The goal's tasks (the explicit ones, or the template expanded), with goal defaults filled in."""
+        return self._plan or self._build_plan()
+
+    def _build_plan(self) -> tuple[Task, ...]:
         from hal9.tactical.dag import expand_template
 
         raw = self.tasks if self.tasks is not None else expand_template(self.id, self.template)  # type: ignore[arg-type]
+        if all(t.priority is not None and t.deadline is not None for t in raw):
+            return tuple(raw)
         return tuple(
             t.model_copy(
                 update={

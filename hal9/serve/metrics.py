@@ -1,0 +1,87 @@
+"""Prometheus metrics of one app, in its own :class:`~prometheus_client.CollectorRegistry`.
+
+With several worker processes set ``PROMETHEUS_MULTIPROC_DIR`` (``hal9 serve --workers N`` does it for
+you): every process then writes its samples to files there and ``/metrics`` aggregates them with
+:class:`~prometheus_client.multiprocess.MultiProcessCollector`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+__all__ = ["ServeMetrics"]
+
+_LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_JOB_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+
+
+class ServeMetrics:
+    """Request and job metrics (names in ``docs/serving.md``).
+
+    Parameters
+    ----------
+    registry : CollectorRegistry, optional
+        Where the metrics are registered; a new registry by default (never the global one, so tests
+        can build several apps in one process).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "hal9_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "hal9_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.jobs_queued = Gauge(
+            "hal9_jobs_queued", "jobs waiting for a worker", ["kind"], registry=r, multiprocess_mode="livesum"
+        )
+        self.jobs_running = Gauge(
+            "hal9_jobs_running", "jobs being executed", ["kind"], registry=r, multiprocess_mode="livesum"
+        )
+        self.jobs_finished = Counter(
+            "hal9_jobs_finished_total", "finished jobs", ["kind", "outcome"], registry=r
+        )
+        self.job_duration = Histogram(
+            "hal9_job_duration_seconds", "job run time", ["kind"], buckets=_JOB_BUCKETS, registry=r
+        )
+        self.neuron_steps = Counter(
+            "hal9_neuron_steps_simulated_total", "neuron-steps simulated by simulation jobs", registry=r
+        )
+        self.selforg_layers = Gauge(
+            "hal9_selforg_last_layer_count",
+            "layers found by the last self-organization job",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.auth_failures = Counter(
+            "hal9_auth_failures_total", "rejected credentials", ["reason"], registry=r
+        )
+        self.rate_limited = Counter(
+            "hal9_rate_limited_total", "requests refused by a rate limit", ["limit"], registry=r
+        )
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition format and its content type (all processes in multiprocess mode)."""
+        path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if path:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=path)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

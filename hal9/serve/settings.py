@@ -1,0 +1,131 @@
+"""Settings of the service, read from the environment (prefix ``HAL9_``) and a ``.env`` file.
+
+Every field is documented in ``.env.example`` and in ``docs/serving.md``. ``DATABASE_URL`` and
+``REDIS_URL`` are also accepted without the prefix.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["KNOWN_DEFAULT_SECRETS", "JobLimits", "Settings"]
+
+#: Secrets that appear in documentation or examples; refused outside ``environment="development"``.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "change-me-to-a-random-string-of-at-least-32-bytes",
+        "dev-insecure-secret-change-me-0123456789abcdef",
+    }
+)
+MIN_SECRET_BYTES = 32
+
+
+class JobLimits(BaseSettings):
+    """Upper bounds of every numeric job parameter (the job schemas are built from them)."""
+
+    model_config = SettingsConfigDict(env_prefix="HAL9_", env_file=".env", extra="ignore")
+
+    max_neurons: int = Field(20_000, ge=9, description="simulation: total neurons")
+    max_steps: int = Field(2_000, ge=1, description="simulation: time steps")
+    max_batch: int = Field(8, ge=1, description="simulation: independent input trials")
+    max_organize_neurons: int = Field(5_000, ge=10, description="self-organization: primordial neurons")
+    max_k: int = Field(32, ge=1, description="self-organization: partners kept per neuron")
+    max_null: int = Field(5, ge=0, description="self-organization: null graphs per family")
+    max_metrics_n: int = Field(8, ge=2, le=20, description="metrics: size n of the n×n coupling matrix A")
+
+
+class Settings(BaseSettings):
+    """All settings of ``hal9 serve``.
+
+    Notes
+    -----
+    ``secret_key`` signs access tokens and keys the HMAC of API keys and refresh tokens. Outside
+    ``environment="development"`` it must be set, at least 32 bytes long, and not one of
+    :data:`KNOWN_DEFAULT_SECRETS`. In development a random one is generated per process when unset
+    (tokens then do not survive a restart; ``hal9 serve`` shares one between its workers).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="HAL9_", env_file=".env", extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
+
+    environment: Literal["development", "production", "test"] = "development"
+    database_url: str = Field(
+        "sqlite:///hal9-serve.db",
+        validation_alias=AliasChoices("HAL9_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL; postgresql:// URLs use psycopg 3",
+    )
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("HAL9_REDIS_URL", "REDIS_URL"),
+        description="rate limits in Redis (shared by all workers) instead of process memory",
+    )
+    secret_key: SecretStr | None = None
+    jwt_issuer: str = "hal9"
+    jwt_audience: str = "hal9-api"
+    access_token_ttl_s: int = Field(900, ge=30, le=86_400)
+    refresh_token_ttl_s: int = Field(7 * 86_400, ge=60, le=90 * 86_400)
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+    argon2_time_cost: int = Field(3, ge=1, le=20)
+    argon2_memory_kib: int = Field(65_536, ge=8, le=4_194_304)
+    argon2_parallelism: int = Field(4, ge=1, le=64)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(1_048_576, ge=1_024)
+    metrics_access: Literal["open", "token", "off"] = "token"
+    login_rate_per_ip: int = Field(30, ge=1)
+    login_rate_per_user: int = Field(10, ge=1)
+    login_rate_window_s: int = Field(60, ge=1)
+    job_rate_per_principal: int = Field(30, ge=1)
+    job_rate_window_s: int = Field(60, ge=1)
+    rate_limit_prefix: str = "hal9:rl"
+    api_key_cache_s: float = Field(
+        0.0,
+        ge=0.0,
+        le=300.0,
+        description="per-process API-key cache (0: off; other workers see a revocation late)",
+    )
+    job_workers: int = Field(1, ge=1, le=64)
+    job_queue_limit: int = Field(16, ge=0, le=10_000)
+    job_retry_after_s: int = Field(10, ge=1)
+    job_device: str = "cpu"
+    job_torch_threads: int | None = Field(None, ge=1)
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI of job runs")
+    tracking_experiment: str = "hal9-serve"
+    data_dir: Path = Field(Path(".hal9-serve"), description="fallback folder of job tracking")
+    db_pool_size: int = Field(20, ge=1, description="kept open: size it to the request concurrency")
+    db_max_overflow: int = Field(0, ge=0, description="extra connections, closed again after use")
+    log_level: str = "INFO"
+    log_json: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65_535)
+    workers: int = Field(1, ge=1, le=64)
+    auto_migrate: bool = True
+    docs_enabled: bool = True
+    limits: JobLimits = Field(default_factory=JobLimits)
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> Settings:
+        if self.secret_key is None:
+            if self.environment != "development":
+                raise ValueError("HAL9_SECRET_KEY must be set outside development")
+            self.secret_key = SecretStr(secrets.token_urlsafe(48))
+        value = self.secret_key.get_secret_value()
+        if len(value.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"HAL9_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes")
+        if value in KNOWN_DEFAULT_SECRETS and self.environment != "development":
+            raise ValueError("HAL9_SECRET_KEY is a published default; generate a new one")
+        if (self.admin_username is None) != (self.admin_password is None):
+            raise ValueError("set both HAL9_ADMIN_USERNAME and HAL9_ADMIN_PASSWORD, or neither")
+        return self
+
+    @property
+    def secret_bytes(self) -> bytes:
+        """The signing key as bytes."""
+        assert self.secret_key is not None  # set by the validator
+        return self.secret_key.get_secret_value().encode()
