@@ -82,6 +82,10 @@ class _Ev(IntEnum):
     ROUND = 9
 
 
+_EV_NAMES = {int(e): e.name for e in _Ev}
+_EV_DONE, _EV_ACK_TIMEOUT, _EV_ATTEMPT_FAIL = int(_Ev.DONE), int(_Ev.ACK_TIMEOUT), int(_Ev.ATTEMPT_FAIL)
+
+
 class TacticalSimulation:
     """L4 coordinating goals from L5 onto L3 units (see module docstring).
 
@@ -116,6 +120,7 @@ class TacticalSimulation:
         self._drain_round = False
         self._stalled = False
         self._crash_started = False
+        self._handlers = {int(e): getattr(self, f"_on_{e.name.lower()}") for e in _Ev}
         self._round = 0
         self._rr_ptr = 0
         self._goal_ids: dict[str, int] = {}
@@ -172,11 +177,10 @@ class TacticalSimulation:
             return None
         time, kind, _, a, b = heapq.heappop(self._events)
         self.now = time
-        ev = _Ev(kind)
-        getattr(self, f"_on_{ev.name.lower()}")(a, b)
+        self._handlers[kind](a, b)
         if not self._events:
             self._final_sweep()
-        return time, ev.name
+        return time, _EV_NAMES[kind]
 
     def run(self, until: float | None = None, *, progress: bool = False) -> SimulationResult:
         """Process events (all, or those before ``until``) and return the result so far."""
@@ -285,20 +289,31 @@ class TacticalSimulation:
         lost_ack = self._rng.random(tasks.size) < cfg.ack_loss_rate
         fails = self._rng.random(tasks.size) < cfg.failure_rate
         fail_frac = self._rng.random(tasks.size)
-        for i, j, d, no_ack, fail, frac in zip(
-            tasks.tolist(), units.tolist(), dur.tolist(), lost_ack, fails, fail_frac, strict=True
+        attempts = tk.start_attempts(tasks, units, now)
+        np.add.at(tk.goal_alloc, tk.goal[tasks], tk.demand[tasks])
+        acked = ~lost_ack & un.alive[units]
+        self.messages.send_many(_M_ACK, _L3, units[acked], _L4, _COORD, now, tasks[acked])
+        events = self._events
+        seq = self._seq
+        for i, j, a, d, ok, fail, frac in zip(
+            tasks.tolist(),
+            units.tolist(),
+            attempts.tolist(),
+            dur.tolist(),
+            acked.tolist(),
+            fails.tolist(),
+            fail_frac.tolist(),
+            strict=True,
         ):
-            a = tk.start_attempt(i, j, now)
-            tk.goal_alloc[tk.goal[i]] += tk.demand[i]
             un.running[j].add(i)
-            if no_ack or not un.alive[j]:
-                self._push(now + cfg.ack_timeout, _Ev.ACK_TIMEOUT, i, a)
-                continue
-            self.messages.send_many(_M_ACK, _L3, j, _L4, _COORD, now, i)
-            if fail:
-                self._push(now + float(frac) * d, _Ev.ATTEMPT_FAIL, i, a)
+            if not ok:
+                heapq.heappush(events, (now + cfg.ack_timeout, _EV_ACK_TIMEOUT, seq, i, a))
+            elif fail:
+                heapq.heappush(events, (now + frac * d, _EV_ATTEMPT_FAIL, seq, i, a))
             else:
-                self._push(now + d, _Ev.DONE, i, a)
+                heapq.heappush(events, (now + d, _EV_DONE, seq, i, a))
+            seq += 1
+        self._seq = seq
 
     def _on_attempt_fail(self, i: int, attempt: int) -> None:
         tk = self.tasks

@@ -253,6 +253,20 @@ class TaskTable:
         self.unit[i] = j
         return a
 
+    def start_attempts(self, tasks: NDArray, units: NDArray, now: float) -> NDArray:
+        """Vectorised :meth:`start_attempt` for distinct ``tasks`` on ``units``; returns the attempt ids."""
+        a0, n = self.n_attempts, tasks.size
+        for name in ("a_task", "a_unit", "a_start", "a_end", "a_outcome"):
+            setattr(self, name, self._grow(getattr(self, name), a0 + n, 0))
+        ids = np.arange(a0, a0 + n)
+        self.a_task[ids], self.a_unit[ids], self.a_start[ids], self.a_end[ids] = tasks, units, now, np.nan
+        self.a_outcome[ids] = 0
+        self.n_attempts += n
+        self.state[tasks] = TaskState.RUNNING
+        self.attempt[tasks] = ids
+        self.unit[tasks] = units
+        return ids
+
     def attempt_start(self, a: int) -> float:
         return float(self.a_start[a])
 
