@@ -71,7 +71,7 @@ def random_workload(
             k += w
             s += 1
         finish = np.zeros(n)
-        tasks = []
+        dep_ids: list[tuple[str, ...]] = []
         for t in range(n):
             prev = np.flatnonzero(stage == stage[t] - 1)
             deps: np.ndarray | list[int] = (
@@ -80,27 +80,28 @@ def random_workload(
                 else []
             )
             finish[t] = work[lo + t] + (finish[deps].max() if len(deps) else 0.0)
-            tasks.append(
-                Task(
-                    id=f"g{g}/t{t}",
-                    work=float(work[lo + t]),
-                    capability=tuple(capability[lo + t]),
-                    demand=tuple(demand[lo + t]),
-                    dependencies=tuple(f"g{g}/t{d}" for d in sorted(deps)),
-                )
-            )
+            dep_ids.append(tuple(f"g{g}/t{d}" for d in sorted(deps)))
         deadline = (
             None
             if deadline_slack is None
             else float(arrivals[g] + deadline_slack * finish.max() / mean_speed)
         )
-        goals.append(
-            Goal(
-                id=f"g{g}",
-                priority=float(rng.integers(1, 6)),
-                arrival=float(arrivals[g]),
+        priority = float(rng.integers(1, 6))
+        # The generated values are valid by construction, so tasks skip field validation
+        # (model_construct); the goal itself is validated, which checks the task graph.
+        tasks = tuple(
+            Task.model_construct(
+                id=f"g{g}/t{t}",
+                work=float(work[lo + t]),
+                capability=tuple(capability[lo + t].tolist()),
+                demand=tuple(demand[lo + t].tolist()),
+                priority=priority,
                 deadline=deadline,
-                tasks=tuple(tasks),
+                dependencies=dep_ids[t],
             )
+            for t in range(n)
+        )
+        goals.append(
+            Goal(id=f"g{g}", priority=priority, arrival=float(arrivals[g]), deadline=deadline, tasks=tasks)
         )
     return goals

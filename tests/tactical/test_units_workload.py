@@ -53,6 +53,11 @@ def test_workload_is_seeded_and_valid() -> None:
     assert sum(len(g.plan()) for g in a) == 95
     assert random_workload(95, seed=5) != a
     assert all(g.deadline is not None and g.deadline > g.arrival for g in a)
+    # tasks are built without validation (model_construct): they must still pass it
+    for g in a:
+        for t in g.plan():
+            assert Task.model_validate(t.model_dump()) == t
+            assert (t.priority, t.deadline) == (g.priority, g.deadline)
     assert len(random_units(7, seed=1)) == 7
     with pytest.raises(ValueError, match="n_tasks"):
         random_workload(0)
