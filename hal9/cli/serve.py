@@ -145,6 +145,13 @@ def _run_server(args: argparse.Namespace) -> int:
             )
     finally:
         engine.dispose()
+    import inspect
+
+    extra: dict[str, Any] = {}
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:  # uvicorn >= 0.30
+        # uvicorn kills a worker that does not answer its health check within 5 s, including one still
+        # importing at start-up: on a busy machine that became a restart loop. 30 s still catches hangs.
+        extra["timeout_worker_healthcheck"] = 30
     try:
         uvicorn.run(
             "hal9.serve.app:app_factory",
@@ -155,6 +162,7 @@ def _run_server(args: argparse.Namespace) -> int:
             access_log=False,
             log_config=None,
             server_header=False,
+            **extra,
         )
     finally:
         if metrics_dir is not None:

@@ -25,6 +25,7 @@ from hal9.serve.accounts import ensure_admin
 from hal9.serve.db import make_engine
 from hal9.serve.deps import KeyCache, Services
 from hal9.serve.jobs import JobRegistry, default_registry
+from hal9.serve.leanread import LeanReader
 from hal9.serve.logging import configure_logging
 from hal9.serve.metrics import ServeMetrics
 from hal9.serve.middleware import RequestMiddleware
@@ -88,8 +89,18 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
         reader=engine.execution_options(isolation_level="AUTOCOMMIT"),
     )
 
+    lean_wanted = settings.db_lean_reads and engine.dialect.name == "postgresql"
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lean = (
+            LeanReader(engine.url.render_as_string(hide_password=False), size=settings.db_lean_pool_size)
+            if lean_wanted
+            else None
+        )
+        if lean is not None:
+            await lean.open()
+            services.lean = lean
         if settings.admin_username and settings.admin_password:
             try:
                 created = ensure_admin(
@@ -106,6 +117,9 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
         try:
             yield
         finally:
+            services.lean = None
+            if lean is not None:
+                await lean.close()
             services.runner.shutdown()
             services.limiter.close()
             engine.dispose()
@@ -123,9 +137,11 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
     install_handlers(app)
     # Each router carries its full prefix (no prefix at inclusion), so ``scope["route"].path`` is the
     # complete path template used in logs and metrics.
-    for router in (auth.router, users.router, keys.router, runs.build_router(registry, settings.limits)):
-        app.include_router(router, responses=_COMMON_RESPONSES)
+    # Routes are matched in order: the hot ones (/health, the run reads) first. No two routes share a
+    # method and path, so the order changes nothing but the time to find a match.
     app.include_router(system.build_router(settings.metrics_access))
+    for router in (runs.build_router(registry, settings.limits), auth.router, users.router, keys.router):
+        app.include_router(router, responses=_COMMON_RESPONSES)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -11,7 +11,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hal9.serve.db import api_keys, audit_log, users, utcnow
 from hal9.serve.jobs import JobRegistry
+from hal9.serve.leanread import LeanReader
 from hal9.serve.logging import current_request_id
 from hal9.serve.metrics import ServeMetrics
 from hal9.serve.ratelimit import RateLimiter, RateLimiterUnavailable
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger("hal9.serve")
+_LEEWAY_S = 5
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="hal9"'}
 
 
@@ -70,6 +72,11 @@ class Services:
     key_cache: KeyCache
     #: ``engine`` in autocommit mode, for single reads: one round trip per query (no BEGIN/ROLLBACK).
     reader: Engine
+    #: The lean PostgreSQL read path (psycopg pool, prepared statements) while the app runs; ``None`` on
+    #: SQLite, with ``HAL9_DB_LEAN_READS=false``, or outside the app's lifespan.
+    lean: LeanReader | None = None
+    #: Access tokens verified by this process (see ``_from_jwt``).
+    verified_tokens: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
 
 class KeyCache:
@@ -173,7 +180,12 @@ async def _from_api_key(services: Services, key: str) -> Principal:
         raise _fail(services, "malformed_api_key")
     row = services.key_cache.get(prefix)
     if row is None:
-        row = await run_in_threadpool(_lookup_key, services, prefix)
+        lean = services.lean
+        # The lean read is awaited on the event loop; the Core path runs in the threadpool.
+        if lean is not None:
+            row = await lean.key(prefix)
+        else:
+            row = await run_in_threadpool(_lookup_key, services, prefix)
         if row is not None:
             services.key_cache.put(prefix, row)
     digest = keyed_hash(services.settings.secret_bytes, key)
@@ -189,11 +201,26 @@ async def _from_api_key(services: Services, key: str) -> Principal:
     return Principal(row.user_id, row.username, bool(row.is_admin), scopes, "api_key", row.id)
 
 
+_VERIFIED_MAX = 10_000
+
+
 def _from_jwt(services: Services, token: str) -> Principal:
-    try:
-        claims = decode_access_token(services.settings, token)
-    except TokenError as exc:
-        raise _fail(services, "invalid_token") from exc
+    # ``services.verified_tokens``: token → (expiry, claims). A hit is the very string whose signature
+    # and claims were checked; only its expiry is checked again. Saves PyJWT's HMAC and JSON work
+    # (0.1–0.25 ms measured) on every request of a client that reuses its access token.
+    verified = services.verified_tokens
+    hit = verified.get(token)
+    if hit is not None and hit[0] > time.time():
+        claims = hit[1]
+    else:
+        try:
+            claims = decode_access_token(services.settings, token, leeway_s=_LEEWAY_S)
+        except TokenError as exc:
+            verified.pop(token, None)
+            raise _fail(services, "invalid_token") from exc
+        if len(verified) >= _VERIFIED_MAX:
+            verified.clear()
+        verified[token] = (float(claims["exp"]) + _LEEWAY_S, claims)
     is_admin = claims.get("adm") is True
     scopes = frozenset({"read", "run", "admin"} if is_admin else {"read", "run"})
     return Principal(int(claims["sub"]), str(claims.get("name", "")), is_admin, scopes, "jwt")

@@ -1,4 +1,5 @@
-"""The built-in job kinds: a bounded rate-network simulation, self-organization and Φ of a VAR(1) system.
+"""The built-in job kinds: a bounded rate-network simulation, self-organization, Φ of a VAR(1) system and
+L4 tactical coordination (``hal9 tactical simulate`` with one scheduler).
 
 Each kind has a schema factory (bounds from :class:`~hal9.serve.settings.JobLimits`) and a run function
 that imports torch-heavy code only when it runs.
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from hal9.serve.jobs import JobContext, JobKind, JobResult
 from hal9.serve.settings import JobLimits
 
-__all__ = ["METRICS", "ORGANIZE", "SIMULATION"]
+__all__ = ["METRICS", "ORGANIZE", "SIMULATION", "TACTICAL"]
 
 _SEED = Field(0, ge=0, le=2**31 - 1, description="random seed")
 
@@ -179,8 +180,63 @@ def run_metrics(cfg: Any, ctx: JobContext) -> JobResult:
     return JobResult(summary=summary, metrics={"value_nats": float(res.value), "seconds": seconds})
 
 
+def tactical_schema(limits: JobLimits) -> type[BaseModel]:
+    """Config of a ``tactical`` job: a bounded subset of :class:`hal9.cli.tactical.TacticalRunConfig`."""
+
+    class TacticalJobConfig(BaseModel):
+        """L4 contract-net coordination of a seeded random workload on random L3 units."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+        tasks: int = Field(500, ge=1, le=limits.max_tactical_tasks, description="tasks in the workload")
+        units: int = Field(16, ge=1, le=limits.max_tactical_units, description="L3 units (random)")
+        scheduler: Literal["auction", "hungarian", "greedy", "edf", "round_robin"] = "auction"
+        failure_rate: float = Field(0.0, ge=0.0, lt=1.0, description="P(a task attempt fails)")
+        seed: int = _SEED
+
+    return TacticalJobConfig
+
+
+def run_tactical(cfg: Any, ctx: JobContext) -> JobResult:
+    """Run :func:`hal9.cli.tactical.run_tactical_experiment` with one scheduler and random units."""
+    from hal9.cli.tactical import TacticalRunConfig, run_tactical_experiment
+    from hal9.serve.jobs import json_safe
+
+    run_cfg = TacticalRunConfig(
+        tasks=cfg.tasks,
+        units=cfg.units,
+        failure_rate=cfg.failure_rate,
+        schedulers=(cfg.scheduler,),
+        unit_source="random",
+        seed=cfg.seed,
+        device=ctx.device,
+    )
+    full, _ = run_tactical_experiment(run_cfg)
+    only = full["schedulers"][cfg.scheduler]
+    summary = json_safe(
+        {
+            "scheduler": cfg.scheduler,
+            "tasks": full["tasks"],
+            "units": full["units"],
+            "goals": full["goals"],
+            "counts": full["counts"],
+            "metrics": full["metrics"],
+            "seconds": only["seconds"],
+        }
+    )
+    metrics = {
+        **{f"count.{k}": float(v) for k, v in summary["counts"].items() if isinstance(v, int | float)},
+        **{k: float(v) for k, v in summary["metrics"].items() if isinstance(v, int | float)},
+        "seconds": float(only["seconds"]),
+    }
+    return JobResult(summary=summary, metrics=metrics)
+
+
 SIMULATION = JobKind(
     "simulation", "simulate a bounded 9-layer rate network", simulation_schema, run_simulation
 )
 ORGANIZE = JobKind("organize", "self-organize primordial neurons into layers", organize_schema, run_organize)
 METRICS = JobKind("metrics", "integrated information of a small VAR(1) system", metrics_schema, run_metrics)
+TACTICAL = JobKind(
+    "tactical", "L4 contract-net coordination of a seeded workload on L3 units", tactical_schema, run_tactical
+)

@@ -1,8 +1,8 @@
 """The registry of job kinds: each kind is a pydantic config schema plus a function that runs it.
 
 The route layer knows nothing about simulations: it creates ``POST /api/v1/runs/{kind}`` for every
-registered :class:`JobKind`. Adding a kind (e.g. a tactical simulation) is one :meth:`JobRegistry.register`
-call with a schema factory and a run function.
+registered :class:`JobKind`. Adding a kind (e.g. the built-in ``tactical``) is one
+:meth:`JobRegistry.register` call with a schema factory and a run function.
 
 Examples
 --------
@@ -117,11 +117,11 @@ class JobRegistry:
 
 
 def default_registry() -> JobRegistry:
-    """A registry with the built-in kinds: ``simulation``, ``organize`` and ``metrics``."""
-    from hal9.serve.job_kinds import METRICS, ORGANIZE, SIMULATION
+    """A registry with the built-in kinds: ``simulation``, ``organize``, ``metrics``, ``tactical``."""
+    from hal9.serve.job_kinds import METRICS, ORGANIZE, SIMULATION, TACTICAL
 
     registry = JobRegistry()
-    for kind in (SIMULATION, ORGANIZE, METRICS):
+    for kind in (SIMULATION, ORGANIZE, METRICS, TACTICAL):
         registry.register(kind)
     return registry
 

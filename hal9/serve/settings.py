@@ -37,6 +37,8 @@ class JobLimits(BaseSettings):
     max_k: int = Field(32, ge=1, description="self-organization: partners kept per neuron")
     max_null: int = Field(5, ge=0, description="self-organization: null graphs per family")
     max_metrics_n: int = Field(8, ge=2, le=20, description="metrics: size n of the n×n coupling matrix A")
+    max_tactical_tasks: int = Field(20_000, ge=1, description="tactical: tasks in the workload")
+    max_tactical_units: int = Field(500, ge=1, description="tactical: L3 units")
 
 
 class Settings(BaseSettings):
@@ -100,6 +102,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".hal9-serve"), description="fallback folder of job tracking")
     db_pool_size: int = Field(20, ge=1, description="kept open: size it to the request concurrency")
     db_max_overflow: int = Field(0, ge=0, description="extra connections, closed again after use")
+    db_lean_reads: bool = Field(
+        True, description="PostgreSQL: API-key lookup and run reads on a psycopg pool, prepared statements"
+    )
+    db_lean_pool_size: int = Field(8, ge=1, le=64, description="connections of that pool per process")
     log_level: str = "INFO"
     log_json: bool = True
     host: str = "127.0.0.1"

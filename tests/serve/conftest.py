@@ -120,7 +120,14 @@ def make_settings(database_url: str, tmp_path: Path, tracking_uri: str, **overri
         # long fixed windows: a window boundary between two calls of a test would reset the count
         "login_rate_window_s": 3600,
         "job_rate_window_s": 3600,
-        "limits": JobLimits(_env_file=None, max_neurons=2_000, max_steps=200, max_organize_neurons=300),
+        "limits": JobLimits(
+            _env_file=None,
+            max_neurons=2_000,
+            max_steps=200,
+            max_organize_neurons=300,
+            max_tactical_tasks=200,
+            max_tactical_units=16,
+        ),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -17,6 +17,7 @@ JOBS = {
     "simulation": {"neurons": 60, "steps": 10},
     "organize": {"neurons": 60, "k": 4},
     "metrics": {"A": [[0.4, 0.1, 0.0], [0.2, 0.3, 0.1], [0.0, 0.1, 0.5]], "measure": "wms"},
+    "tactical": {"tasks": 50, "units": 4},
 }
 
 
@@ -40,7 +41,7 @@ def test_every_kind_runs_and_is_tracked(api: Api) -> None:
     only = api.client.get("/api/v1/runs", params={"kind": "metrics"}, headers=user.headers).json()
     assert [r["id"] for r in only] == [submitted["metrics"]]
     kinds = api.client.get("/api/v1/job-kinds", headers=user.headers).json()
-    assert [k["name"] for k in kinds] == ["simulation", "organize", "metrics"]
+    assert [k["name"] for k in kinds] == ["simulation", "organize", "metrics", "tactical"]
     assert kinds[0]["config_schema"]["properties"]["neurons"]["maximum"] == 2_000  # bound from settings
 
 

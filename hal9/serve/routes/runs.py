@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
+from starlette.concurrency import run_in_threadpool
 
 from hal9.serve.db import runs, utcnow
 from hal9.serve.deps import ReadPrincipal, RunPrincipal, ServicesDep, audit, client_ip, rate_limit
@@ -37,6 +38,26 @@ _LIST_COLUMNS = (
     runs.c.started_at,
     runs.c.finished_at,
 )
+
+
+def _core_list(
+    reader: Engine, owner_id: int, kind: str | None, status: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    query = select(*_LIST_COLUMNS).where(runs.c.owner_id == owner_id)
+    if kind is not None:
+        query = query.where(runs.c.kind == kind)
+    if status is not None:
+        query = query.where(runs.c.status == status)
+    query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit).offset(offset)
+    with reader.connect() as conn:
+        return [dict(r._asdict()) for r in conn.execute(query)]
+
+
+def _core_get(reader: Engine, run_id: str, owner_id: int) -> dict[str, Any] | None:
+    query = select(*_LIST_COLUMNS, runs.c.result).where(runs.c.id == run_id, runs.c.owner_id == owner_id)
+    with reader.connect() as conn:
+        row = conn.execute(query).first()
+    return None if row is None else dict(row._asdict())
 
 
 def _submit_endpoint(kind: JobKind, model: type[BaseModel]) -> Callable[..., RunOut]:
@@ -107,8 +128,11 @@ def build_router(registry: JobRegistry, limits: JobLimits) -> APIRouter:
             summary=f"submit a {kind.name} job",
         )
 
+    # The two reads are ``async``: on PostgreSQL they await the lean path's prepared statements on
+    # the event loop (no thread hand-off); otherwise (SQLite, ``HAL9_DB_LEAN_READS=false``) the Core
+    # query goes to the threadpool, one hop as for a plain ``def`` route.
     @router.get("/runs", response_model=list[RunOut], summary="list your runs")
-    def list_runs(
+    async def list_runs(
         principal: ReadPrincipal,
         services: ServicesDep,
         kind: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{1,32}$")] = None,
@@ -117,29 +141,27 @@ def build_router(registry: JobRegistry, limits: JobLimits) -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[dict[str, Any]]:
         """Your runs, newest first, without their results."""
-        query = select(*_LIST_COLUMNS).where(runs.c.owner_id == principal.user_id)
-        if kind is not None:
-            query = query.where(runs.c.kind == kind)
-        if status is not None:
-            query = query.where(runs.c.status == status)
-        query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit).offset(offset)
-        with services.reader.connect() as conn:
-            return [dict(r._asdict()) for r in conn.execute(query)]
+        lean = services.lean
+        if lean is not None:
+            return await lean.list_runs(principal.user_id, kind, status, limit, offset)
+        return await run_in_threadpool(
+            _core_list, services.reader, principal.user_id, kind, status, limit, offset
+        )
 
     @router.get("/runs/{run_id}", response_model=RunDetail, summary="one of your runs, with its result")
-    def get_run(
+    async def get_run(
         run_id: RunId,
         principal: ReadPrincipal,
         services: ServicesDep,
     ) -> dict[str, Any]:
         """Status, result summary and MLflow run id; 404 if the run is not yours."""
-        query = select(*_LIST_COLUMNS, runs.c.result).where(
-            runs.c.id == run_id, runs.c.owner_id == principal.user_id
-        )
-        with services.reader.connect() as conn:
-            row = conn.execute(query).first()
+        lean = services.lean
+        if lean is not None:
+            row = await lean.get_run(run_id, principal.user_id)
+        else:
+            row = await run_in_threadpool(_core_get, services.reader, run_id, principal.user_id)
         if row is None:
             raise HTTPException(404, "no such run")
-        return dict(row._asdict())
+        return row
 
     return router
