@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["TacticalRunConfig", "add_tactical_parser", "run_tactical", "run_tactical_experiment"]
 
-SCHEDULERS = ("auction", "hungarian", "greedy", "edf", "round_robin")
+SCHEDULERS = ("auto", "auction", "hungarian", "greedy", "edf", "round_robin")
+COMPARED = (
+    "auction",
+    "hungarian",
+    "greedy",
+    "edf",
+    "round_robin",
+)  # --compare ("auto" is one of the first two)
 
 
 class TacticalRunConfig(BaseModel):
@@ -27,7 +34,9 @@ class TacticalRunConfig(BaseModel):
     load: float = Field(0.9, gt=0, le=100, description="offered load / estimated capacity")
     failure_rate: float = Field(0.0, ge=0, lt=1, description="P(task attempt fails)")
     crash_rate: float = Field(0.0, ge=0, description="unit crashes per unit per time unit")
-    schedulers: tuple[Literal["auction", "hungarian", "greedy", "edf", "round_robin"], ...] = ("auction",)
+    schedulers: tuple[Literal["auto", "auction", "hungarian", "greedy", "edf", "round_robin"], ...] = (
+        "auto",
+    )
     unit_source: Literal["random", "selforg"] = "random"
     neurons: int = Field(4000, ge=100, description="primordial neurons when unit_source = selforg")
     layers: int | None = Field(None, ge=3, le=9, description="force the emergent layer count (selforg)")
@@ -53,7 +62,7 @@ def add_tactical_parser(sub: Any) -> None:
     sim.add_argument("--failure-rate", type=float, default=0.0, help="P(a task attempt fails), e.g. 0.05")
     sim.add_argument("--crash-rate", type=float, default=0.0, help="unit crashes per unit per time unit")
     group = sim.add_mutually_exclusive_group()
-    group.add_argument("--scheduler", choices=SCHEDULERS, default="auction")
+    group.add_argument("--scheduler", choices=SCHEDULERS, default="auto")
     group.add_argument("--compare", action="store_true", help="run every scheduler on the same workload")
     sim.add_argument(
         "--from-selforg", type=int, metavar="NEURONS", default=None, help="units from an emergent L3 layer"
@@ -212,7 +221,7 @@ def run_tactical(args: argparse.Namespace) -> int:
             load=args.load,
             failure_rate=args.failure_rate,
             crash_rate=args.crash_rate,
-            schedulers=SCHEDULERS if args.compare else (args.scheduler,),
+            schedulers=COMPARED if args.compare else (args.scheduler,),
             unit_source="random" if args.from_selforg is None else "selforg",
             neurons=args.from_selforg or 4000,
             layers=args.layers,
@@ -237,7 +246,8 @@ def run_tactical(args: argparse.Namespace) -> int:
         f"({summary['unit_source']['source']})"
     )
     for name, s in summary["schedulers"].items():
-        m, c = s["metrics"], s["counts"]
+        m = {k: (float("nan") if v is None else v) for k, v in s["metrics"].items()}
+        c = s["counts"]
         print(
             f"  {name:<12} makespan {m['makespan']:.4g}  latency {m['latency_mean']:.4g} "
             f"(P95 {m['latency_p95']:.4g})  miss {m['deadline_miss_rate']:.3f}  "

@@ -190,7 +190,7 @@ def tactical_schema(limits: JobLimits) -> type[BaseModel]:
 
         tasks: int = Field(500, ge=1, le=limits.max_tactical_tasks, description="tasks in the workload")
         units: int = Field(16, ge=1, le=limits.max_tactical_units, description="L3 units (random)")
-        scheduler: Literal["auction", "hungarian", "greedy", "edf", "round_robin"] = "auction"
+        scheduler: Literal["auto", "auction", "hungarian", "greedy", "edf", "round_robin"] = "auto"
         failure_rate: float = Field(0.0, ge=0.0, lt=1.0, description="P(a task attempt fails)")
         seed: int = _SEED
 

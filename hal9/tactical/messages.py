@@ -185,6 +185,14 @@ class MessageLog:
                 d[name][s] = x
         self._n += n
 
+    def copy(self) -> MessageLog:
+        """An independent copy (the log of a snapshot does not grow with the simulation)."""
+        out = MessageLog(capacity=max(self._n, 1))
+        for c, arr in self._data.items():
+            out._data[c][: self._n] = arr[: self._n]
+        out._n = self._n
+        return out
+
     def column(self, name: str) -> NDArray:
         """A read-only view of one column (``type``, ``sender``, ``time``, …)."""
         view = self._data[name][: self._n]

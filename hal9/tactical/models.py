@@ -16,7 +16,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 __all__ = ["Goal", "SimulationConfig", "Task", "TaskTemplate", "Unit"]
 
@@ -142,7 +150,7 @@ class SimulationConfig(_Frozen):
     the probability that an awarded unit never acknowledges (the award times out after ``ack_timeout``).
     """
 
-    scheduler: Literal["auction", "hungarian", "greedy", "edf", "round_robin"] = "auction"
+    scheduler: Literal["auto", "auction", "hungarian", "greedy", "edf", "round_robin"] = "auto"
     round_interval: float = Field(0.25, ge=0, allow_inf_nan=False)
     failure_rate: float = Field(0.0, ge=0, lt=1, description="P(attempt fails on its unit)")
     crash_rate: float = Field(0.0, ge=0, allow_inf_nan=False, description="unit crashes per time unit")
@@ -161,3 +169,23 @@ class SimulationConfig(_Frozen):
     auction_tol: float = Field(1e-3, gt=0, le=1, description="relative cost tolerance of the auction")
     seed: int = 0
     device: str = "cpu"
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        import torch
+
+        try:
+            dev = torch.device(v)
+        except RuntimeError as exc:
+            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {v!r}") from exc
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {v!r} requested but CUDA is not available")
+        return v
+
+    @field_validator("round_interval")
+    @classmethod
+    def _interval(cls, v: float) -> float:
+        if 0 < v < 1e-6:
+            raise ValueError(f"round_interval must be 0 (every event time) or >= 1e-6, got {v}")
+        return v

@@ -1,9 +1,11 @@
 """Scheduling policies of one round: which ready tasks go to which units, within free capacity.
 
-* ``auction`` / ``hungarian`` / ``greedy``: the round is an assignment problem (tasks × units with free
-  capacity) with the costs of :mod:`hal9.tactical.costs`, solved by :func:`hal9.tactical.assignment.assign`
-  with that method; repeated (up to ``max_passes``) while units still have room, since a unit with
-  capacity for several tasks takes one per pass.
+* ``auto`` (default) / ``auction`` / ``hungarian`` / ``greedy``: the round is an assignment problem (tasks ×
+  units with free capacity) with the costs of :mod:`hal9.tactical.costs`, solved by
+  :func:`hal9.tactical.assignment.assign` with that method; repeated (up to ``max_passes``) while units
+  still have room, since a unit with capacity for several tasks takes one per pass. ``auto`` picks the
+  ε-auction for large matrices or on CUDA and the exact Hungarian for small ones
+  (:data:`AUTO_AUCTION_MIN_ENTRIES`).
 * ``edf``: greedy earliest-deadline-first — tasks by deadline (then priority), each to the feasible unit
   with the shortest expected duration.
 * ``round_robin``: tasks in arrival order, each to the next unit in cyclic order that has room.
@@ -25,7 +27,12 @@ from hal9.tactical.costs import cost_matrix, duration_matrix, fits_matrix
 __all__ = ["ASSIGNMENT_SCHEDULERS", "RoundProblem", "plan_round"]
 
 #: Schedulers that solve each round as an assignment problem.
-ASSIGNMENT_SCHEDULERS = ("auction", "hungarian", "greedy")
+ASSIGNMENT_SCHEDULERS = ("auto", "auction", "hungarian", "greedy")
+
+#: ``auto`` uses the ε-auction on a CUDA device or from this many matrix entries on, the exact Hungarian
+#: (SciPy) below it: measured on the 2-core CPU (docs/benchmarks.md), SciPy is 5–6× faster on rounds of
+#: 400 × 100 and the auction ~3× faster at 4 000 × 1 000.
+AUTO_AUCTION_MIN_ENTRIES = 1_000_000
 
 
 @dataclass
@@ -93,32 +100,53 @@ def _assignment_round(
 
     work, prio, slack, req, dem = t(p.work), t(p.priority), t(p.slack), t(p.required), t(p.demand)
     speed, cap = t(p.speed), t(p.capability)
-    dur_all = duration_matrix(work, req, speed, cap, mismatch_weight)
-    open_rows = np.arange(len(p.work))
+    alive = torch.as_tensor(p.alive, device=dev)
+    # Units-major layout (U, K) when units are the smaller side: the auction then bids from contiguous rows.
+    um = len(p.speed) < len(p.work)
+    dur_all = duration_matrix(work, req, speed, cap, mismatch_weight, unit_major=um)
+    n_rows, n_units = len(p.work), len(p.speed)
+    open_rows = np.arange(n_rows)
     rows_out: list[NDArray] = []
     cols_out: list[NDArray] = []
     for _ in range(max_passes):
         if open_rows.size == 0:
             break
+        full_rows = open_rows.size == n_rows
         r_idx = torch.as_tensor(open_rows, device=dev)
-        fits = fits_matrix(dem[r_idx], t(p.free), torch.as_tensor(p.alive, device=dev))
-        col_ok = fits.any(0)
+        fits = fits_matrix(dem if full_rows else dem[r_idx], t(p.free), alive, unit_major=um)
+        col_ok = fits.any(1 if um else 0)
         if not bool(col_ok.any()):
             break
         cols = torch.nonzero(col_ok).squeeze(1)
+        full_cols = cols.numel() == n_units
+        dur = dur_all
+        if um:
+            dur = dur if full_cols else dur[cols]
+            dur = dur if full_rows else dur[:, r_idx]
+            fits = fits if full_cols else fits[cols]
+        else:
+            dur = dur if full_rows else dur[r_idx]
+            dur = dur if full_cols else dur[:, cols]
+            fits = fits if full_cols else fits[:, cols]
         cost = cost_matrix(
-            dur_all[r_idx][:, cols],
-            prio[r_idx],
-            fits[:, cols],
+            dur,
+            prio if full_rows else prio[r_idx],
+            fits,
             priority_weight=priority_weight,
             urgency_weight=urgency_weight,
-            slack=slack[r_idx],
+            slack=slack if full_rows else slack[r_idx],
+            unit_major=um,
         )
-        res = assign(cost, method=method, tol=tol)  # type: ignore[arg-type]
+        task_major = cost.T if um else cost  # (tasks, units), a view when units-major
+        how = method
+        if method == "auto":
+            big = cost.numel() >= AUTO_AUCTION_MIN_ENTRIES or cost.device.type == "cuda"
+            how = "auction" if big else "hungarian"
+        res = assign(task_major, method=how, tol=tol)  # type: ignore[arg-type]
         rr = res.rows.cpu().numpy()
-        cc = cols.cpu().numpy()[res.cols.cpu().numpy()]
-        keep = np.isfinite(cost.cpu().numpy()[rr, res.cols.cpu().numpy()]) if rr.size else rr.astype(bool)
-        rr, cc = rr[keep], cc[keep]
+        cl = res.cols.cpu().numpy()
+        keep = np.isfinite(task_major[res.rows, res.cols].cpu().numpy()) if rr.size else rr.astype(bool)
+        rr, cc = rr[keep], cols.cpu().numpy()[cl[keep]]
         if rr.size == 0:
             break
         picked = open_rows[rr]

@@ -6,7 +6,8 @@ Metrics (times in simulation time units):
 * task ``latency`` — completion time − arrival of its goal (completed tasks): mean and P95;
 * ``deadline_miss_rate`` — among tasks with a deadline, the fraction not completed by it (cancelled and failed
   tasks count as misses);
-* unit ``utilisation`` — time a unit runs at least one attempt (union of its attempt intervals) / makespan;
+* unit ``utilisation`` — time a unit holds at least one awarded attempt (union of its attempt intervals,
+  from the award to completion, failure, timeout or L4's detection of a crash) / makespan;
   ``resource_utilisation`` — Σ attempt time × demand / (Σ capacity × makespan), averaged over resources;
 * ``jain_fairness`` — Jain's index ``(Σx)² / (n·Σx²)`` of unit utilisations (1 = perfectly even load,
   ``1/n`` = one unit does everything; Jain, Chiu & Hawe 1984);
@@ -119,7 +120,7 @@ class SimulationResult:
             attempt_outcome=tk.a_outcome[:a].copy(),
             unit_ids=list(un.ids),
             capacity=un.capacity.copy(),
-            messages=sim.messages,
+            messages=sim.messages.copy(),
             finished=sim.pending_events == 0,
             now=sim.now,
             scheduler=sim.config.scheduler,
@@ -158,6 +159,8 @@ class SimulationResult:
         terminal = self.state >= TaskState.COMPLETED
         t0 = float(self.goal_arrival.min()) if self.goal_arrival.size else 0.0
         t1 = float(np.nanmax(self.end[terminal])) if terminal.any() else t0
+        if not self.finished:
+            t1 = max(t1, self.now)  # a snapshot: attempts still running count up to now
         makespan = max(t1 - t0, 0.0)
         latency = self.end[done] - self.goal_arrival[self.task_goal[done]]
         has_dl = np.isfinite(self.deadline)

@@ -119,7 +119,6 @@ class TacticalSimulation:
         self._round_pending = False
         self._drain_round = False
         self._stalled = False
-        self._crash_started = False
         self._handlers = {int(e): getattr(self, f"_on_{e.name.lower()}") for e in _Ev}
         self._round = 0
         self._rr_ptr = 0
@@ -136,13 +135,14 @@ class TacticalSimulation:
         if goal.id in self._goal_ids:
             raise ValueError(f"duplicate goal id {goal.id!r}")
         g = len(self.goals)
-        self.tasks.add_goal(goal, g, self.units)
+        arrival = max(goal.arrival, self.now)  # a goal submitted late arrives now
+        self.tasks.add_goal(goal, g, self.units, arrival=arrival)
         self._goal_ids[goal.id] = g
         self.goals.append(goal)
-        self._push(max(goal.arrival, self.now), _Ev.ARRIVE, g)
-        if not self._crash_started:
-            self._crash_started = True
-            for j in np.flatnonzero(self.units.alive).tolist():
+        self._push(arrival, _Ev.ARRIVE, g)
+        if self.config.crash_rate > 0:
+            un = self.units
+            for j in np.flatnonzero(un.alive & ~un.crash_pending).tolist():
                 self._schedule_crash(j)
 
     def fail_unit(self, unit_id: str, at: float) -> None:
@@ -213,8 +213,8 @@ class TacticalSimulation:
         limit = self.config.max_queued_tasks
         if limit is not None and tk.n_queued + ids.size > limit:
             self.messages.send_many(_M_GOAL_REJECTED, _L4, _COORD, _L5, 0, self.now, g)
-            for i in ids:
-                self._terminate(int(i), _CANCELLED, Reason.GOAL_REJECTED)
+            for i in ids.tolist():
+                self._terminate(i, _CANCELLED, Reason.GOAL_REJECTED, cascade=False, report=False)
             return
         tk.state[ids] = _PENDING
         tk.n_queued += ids.size
@@ -225,10 +225,20 @@ class TacticalSimulation:
 
     def _on_round(self, _a: int, _b: int) -> None:
         self._round_pending = False
+        drain, self._drain_round = self._drain_round, False
         cfg, tk, un = self.config, self.tasks, self.units
         ready = np.flatnonzero(tk.state[: tk.n] == _READY)
         if ready.size == 0:
             return
+        # Tasks that no unit can ever hold again (every fitting unit is permanently down) end now.
+        stuck = ready[~tk.placeable[ready]]
+        if stuck.size:
+            why = Reason.NO_LIVE_UNIT if not un.usable.any() else Reason.NO_UNIT_WITH_CAPACITY
+            for i in stuck.tolist():
+                self._terminate(i, _CANCELLED, why)
+            ready = ready[tk.placeable[ready]]
+            if ready.size == 0:
+                return
         if cfg.cancel_impossible_deadlines and un.known_alive.any():
             best = tk.work[ready] / un.speed[un.known_alive].max()
             late = ready[self.now + best > tk.deadline[ready]]
@@ -240,11 +250,20 @@ class TacticalSimulation:
         # A unit is open when it can hold the smallest ready demand on every resource (a lower bound:
         # units that fail it can take no ready task, so they are left out of the round's matrices).
         min_dem = tk.demand[ready].min(axis=0)
-        open_units = np.flatnonzero(un.known_alive & np.all(un.free >= min_dem * (1 - 1e-9) - 1e-12, axis=1))
+        trusted = un.known_alive & (un.suspect_until <= self.now)
+        open_units = np.flatnonzero(trusted & np.all(un.free >= min_dem * (1 - 1e-9) - 1e-12, axis=1))
         if open_units.size == 0:
             return
-        k = ready.size if self._drain_round else cfg.candidates_per_slot * open_units.size
-        self._drain_round = False
+        # Only tasks that fit the largest free capacity per resource can be placed now: leave the others
+        # out of this round, so they do not block smaller tasks behind them (head-of-line blocking).
+        room = un.free[open_units].max(axis=0) * (1 + 1e-9) + 1e-12
+        ready = ready[np.all(tk.demand[ready] <= room, axis=1)]
+        if ready.size == 0:
+            return
+        # Candidates: about candidates_per_slot per free task slot (estimated from the mean ready demand).
+        mean_dem = np.maximum(tk.demand[ready].mean(axis=0), 1e-12)
+        slots = int(np.floor((un.free[open_units] / mean_dem).min(axis=1)).clip(1, None).sum())
+        k = ready.size if drain else cfg.candidates_per_slot * slots
         cand = ready[self._order(ready)[:k]]
         p = RoundProblem(
             work=tk.work[cand],
@@ -277,6 +296,8 @@ class TacticalSimulation:
         if rows.size:
             self._rr_ptr = int(cols[-1]) + 1
             self._award(cand[rows], cols)
+            if ready.size > cand.size:
+                self._request_round()  # more candidates wait and units may still have room
 
     def _award(self, tasks: NDArray, units: NDArray) -> None:
         cfg, tk, un = self.config, self.tasks, self.units
@@ -345,6 +366,8 @@ class TacticalSimulation:
 
     def _on_crash(self, j: int, epoch: int) -> None:
         un, tk = self.units, self.tasks
+        if epoch >= 0:
+            un.crash_pending[j] = False  # this was the unit's scheduled crash (it may be stale)
         if not un.alive[j] or (epoch >= 0 and un.epoch[j] != epoch):
             return
         un.alive[j] = False
@@ -366,6 +389,9 @@ class TacticalSimulation:
         un.free[j] = un.capacity[j]
         if self.config.repair_time is not None:
             self._push(self.now + self.config.repair_time, _Ev.REPAIR, j, epoch)
+        else:
+            un.usable[j] = False  # never comes back
+            tk.update_placeable(un)
         self._request_round()
 
     def _on_repair(self, j: int, _: int) -> None:
@@ -377,16 +403,22 @@ class TacticalSimulation:
     def _schedule_crash(self, j: int) -> None:
         """Draw unit ``j``'s next crash (Poisson process at ``crash_rate``) while work remains."""
         rate = self.config.crash_rate
-        if rate > 0 and self.tasks.n_terminal < self.tasks.n:
+        if rate > 0 and self.tasks.n_terminal < self.tasks.n and not self.units.crash_pending[j]:
+            self.units.crash_pending[j] = True
             self._push(
                 self.now + float(self._rng.exponential(1 / rate)), _Ev.CRASH, j, int(self.units.epoch[j])
             )
 
     def _on_ack_timeout(self, i: int, attempt: int) -> None:
         tk = self.tasks
+        if tk.attempt[i] == -attempt - 2 and tk.state[i] == _RUNNING:
+            tk.attempt[i] = attempt  # the unit crashed meanwhile; L4 only knows that no ACK came
         if tk.attempt[i] != attempt or tk.state[i] != _RUNNING:
             return
         j = int(tk.unit[i])
+        # No acknowledgement: L4 suspects the unit and offers it no work for detection_delay.
+        self.units.suspect_until[j] = self.now + self.config.detection_delay
+        self._push(self.now + self.config.detection_delay, _Ev.ROUND, 0)
         self._release(i, j)
         tk.end_attempt(attempt, self.now, completed=False)
         self._orphan(i, j)
@@ -413,8 +445,11 @@ class TacticalSimulation:
             tk.state[i] = _READY
             tk.ready_time[i] = self.now
 
-    def _terminate(self, i: int, state: int, reason: Reason) -> None:
-        """Make task ``i`` terminal and cancel its not-yet-started dependents (transitively)."""
+    def _terminate(
+        self, i: int, state: int, reason: Reason, *, cascade: bool = True, report: bool = True
+    ) -> None:
+        """Make task ``i`` terminal and cancel its not-yet-started dependents (transitively, unless
+        ``cascade`` is false); ``report``: send GOAL_DONE to L5 when the goal's last task ends."""
         tk = self.tasks
         stack: list[tuple[int, int, Reason]] = [(i, state, reason)]
         while stack:
@@ -430,10 +465,10 @@ class TacticalSimulation:
                 tk.n_queued -= 1
             g = int(tk.goal[t])
             tk.goal_open[g] -= 1
-            if tk.goal_open[g] == 0:
+            if tk.goal_open[g] == 0 and report:
                 tk.goal_end[g] = self.now
                 self.messages.send_many(_M_GOAL_DONE, _L4, _COORD, _L5, 0, self.now, g)
-            if st != _COMPLETED:
+            if st != _COMPLETED and cascade:
                 child_why = Reason.DEPENDENCY_FAILED if st == _FAILED else Reason.DEPENDENCY_CANCELLED
                 for c in tk.children[t]:
                     if tk.state[c] < _RUNNING:

@@ -50,6 +50,9 @@ class UnitTable:
         self.alive = alive.copy()
         self.known_alive = alive.copy()
         self.epoch = np.zeros(len(ids), np.int64)
+        self.usable = alive.copy()  # False: permanently down (failed at the start, or never repaired)
+        self.crash_pending = np.zeros(len(ids), dtype=bool)
+        self.suspect_until = np.full(len(ids), -np.inf)
         self.running: list[set[int]] = [set() for _ in ids]
 
     @classmethod
@@ -104,6 +107,7 @@ class TaskTable:
         "unit": (np.int64, -1),
         "ready_time": (np.float64, np.nan),
         "end": (np.float64, np.nan),
+        "placeable": (np.bool_, True),
     }
     _ATTEMPT: ClassVar[dict[str, type]] = {
         "a_task": np.int64,
@@ -126,6 +130,7 @@ class TaskTable:
     unit: NDArray
     ready_time: NDArray
     end: NDArray
+    placeable: NDArray
     # Attempt columns (length >= n_attempts).
     a_task: NDArray
     a_unit: NDArray
@@ -170,8 +175,9 @@ class TaskTable:
         self.required = self._grow(self.required, n, 0.0)
         self.demand = self._grow(self.demand, n, 0.0)
 
-    def add_goal(self, goal: Goal, g: int, units: UnitTable) -> None:
-        """Append goal ``g``'s tasks (validated against the units; all-or-nothing)."""
+    def add_goal(self, goal: Goal, g: int, units: UnitTable, *, arrival: float | None = None) -> None:
+        """Append goal ``g``'s tasks (validated against the units; all-or-nothing). ``arrival``: the
+        effective arrival time (default ``goal.arrival``)."""
         plan = goal.plan()
         local = {t.id: k for k, t in enumerate(plan)}
         for t in plan:
@@ -183,16 +189,13 @@ class TaskTable:
         )
         if units.implicit_slot and any(t.demand for t in plan):
             raise ValueError("tasks declare a demand but the units declare no capacity")
-        for lo in range(0, len(plan), 4096):
-            block = dem[lo : lo + 4096]
-            fits = np.all(block[:, None, :] <= units.capacity[None, :, :] * (1 + 1e-9) + 1e-12, axis=2)
-            bad = np.flatnonzero(~fits.any(axis=1))
-            if bad.size:
-                t = plan[lo + int(bad[0])]
-                raise ValueError(
-                    f"task {t.id!r} demand {list(t.demand)} exceeds every unit's capacity "
-                    f"(largest per resource: {units.capacity.max(axis=0).tolist()})"
-                )
+        fits = self._fits_some(dem, units.capacity)
+        if not fits.all():
+            t = plan[int(np.flatnonzero(~fits)[0])]
+            raise ValueError(
+                f"task {t.id!r} demand {list(t.demand)} exceeds every unit's capacity "
+                f"(largest per resource: {units.capacity.max(axis=0).tolist()})"
+            )
         start, n_new = self.n, len(plan)
         self._reserve_tasks(start + n_new)
         s = slice(start, start + n_new)
@@ -203,6 +206,7 @@ class TaskTable:
         self.remaining[s] = [len(t.dependencies) for t in plan]
         self.required[s] = req
         self.demand[s] = dem
+        self.placeable[s] = self._fits_some(dem, units.capacity[units.usable])
         for k, t in enumerate(plan):
             self.ids.append(t.id)
             self.index[t.id] = start + k
@@ -213,10 +217,24 @@ class TaskTable:
         self.n += n_new
         self._goal_slices.append((start, start + n_new))
         self.goal_weight = np.append(self.goal_weight, goal.priority)
-        self.goal_arrival = np.append(self.goal_arrival, goal.arrival)
+        self.goal_arrival = np.append(self.goal_arrival, goal.arrival if arrival is None else arrival)
         self.goal_open = np.append(self.goal_open, n_new)
         self.goal_end = np.append(self.goal_end, np.nan)
         self.goal_alloc = np.vstack([self.goal_alloc, np.zeros((1, self.resources))])
+
+    @staticmethod
+    def _fits_some(demand: NDArray, capacity: NDArray) -> NDArray:
+        """Per task: its demand fits at least one of ``capacity``'s rows; ``(n,)`` bool, chunked."""
+        out = np.zeros(demand.shape[0], dtype=bool)
+        for lo in range(0, demand.shape[0], 4096):
+            block = demand[lo : lo + 4096]
+            fit = np.all(block[:, None, :] <= capacity[None, :, :] * (1 + 1e-9) + 1e-12, axis=2)
+            out[lo : lo + 4096] = fit.any(axis=1)
+        return out
+
+    def update_placeable(self, units: UnitTable) -> None:
+        """Recompute which tasks fit some unit that is not permanently down (after a unit is lost)."""
+        self.placeable[: self.n] = self._fits_some(self.demand[: self.n], units.capacity[units.usable])
 
     @staticmethod
     def _vectors(plan: Sequence, field: str, dims: int, default: float, what: str) -> NDArray:

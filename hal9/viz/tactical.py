@@ -162,7 +162,8 @@ def plot_scheduler_comparison(
     fig = _new_figure((3.0 * len(keys), 3.2))
     axes = np.atleast_1d(fig.subplots(1, len(keys)))
     for ax, key in zip(axes, keys, strict=True):
-        vals = [float(metrics[n].get(key, np.nan) or np.nan) for n in names]
+        raw = [metrics[n].get(key) for n in names]
+        vals = [np.nan if x is None else float(x) for x in raw]
         ax.bar(np.arange(len(names)), vals, color=[f"C{k}" for k in range(len(names))])
         ax.set_xticks(np.arange(len(names)), names, rotation=45, ha="right", fontsize=8)
         ax.set_title(key, fontsize=9)

@@ -1,13 +1,14 @@
 """L4 coordinator: whole simulations and single scheduling rounds, hal9's auction vs the baselines, same run.
 
 * ``test_simulation``: 100 000 tasks (10 000 goals of layered DAGs) on 1 000 random units, 5 % of task
-  attempts failing (re-planned), seed 0; submit + run timed once per scheduler (goal: ≤ 60 s on this CPU for
-  the default ``auction``). Baseline in the same run: greedy earliest-deadline-first (``edf``).
+  attempts failing (re-planned), seed 0; submit + run timed once per scheduler (goal: ≤ 60 s on this CPU):
+  the default ``auto`` (exact Hungarian for small rounds, ε-auction for large ones), ``auction`` forced on
+  every round, and the baseline greedy earliest-deadline-first (``edf``), same run.
 * ``test_scheduler_quality``: 20 000 tasks on 200 units, 5 % failures, every scheduler; makespan, latency,
   deadline misses, fairness and their ratios to the exact per-round Hungarian.
 * ``test_round``: one scheduling round — cost matrix build + assignment — of 10 000 ready tasks onto 1 000
   units that each have room for one more task, via :func:`hal9.tactical.policies.plan_round` (goal: ≤ 1 s
-  on this CPU); auction vs hungarian vs greedy; and, marked ``gpu``, 100 000 × 10 000 on CUDA (goal ≤ 1 s
+  on this CPU); auction vs hungarian (auto = auction at this size); and, marked ``gpu``, 100 000 × 10 000 on CUDA (goal ≤ 1 s
   on an H100).
 
 Figures go to ``benchmark.extra_info`` and ``outputs/bench_tactical.json``. Run with::
@@ -73,7 +74,7 @@ def _simulate(n_tasks: int, n_units: int, scheduler: str) -> tuple[float, float,
     return seconds, gen, res.summary()
 
 
-@pytest.mark.parametrize("scheduler", ["auction", "edf"])
+@pytest.mark.parametrize("scheduler", ["auto", "auction", "edf"])
 def test_simulation(benchmark: Any, scheduler: str) -> None:
     out: dict[str, Any] = {}
 
@@ -100,20 +101,20 @@ def test_simulation(benchmark: Any, scheduler: str) -> None:
 
 
 def test_simulation_ratio() -> None:
-    a, e = _FIGURES.get("simulation_100k_auction"), _FIGURES.get("simulation_100k_edf")
-    if not (a and e):
-        pytest.skip("needs both simulations of this run")
-    _record(
-        "simulation_100k_ratios",
-        {
-            "time_auction_over_edf": a["seconds_submit_and_run"] / e["seconds_submit_and_run"],
-            "makespan_auction_over_edf": a["metrics"]["makespan"] / e["metrics"]["makespan"],
-            "latency_auction_over_edf": a["metrics"]["latency_mean"] / e["metrics"]["latency_mean"],
-        },
-    )
+    e = _FIGURES.get("simulation_100k_edf")
+    if not e:
+        pytest.skip("needs the simulations of this run")
+    ratios = {}
+    for name in ("auto", "auction"):
+        a = _FIGURES.get(f"simulation_100k_{name}")
+        if a:
+            ratios[f"time_{name}_over_edf"] = a["seconds_submit_and_run"] / e["seconds_submit_and_run"]
+            ratios[f"makespan_{name}_over_edf"] = a["metrics"]["makespan"] / e["metrics"]["makespan"]
+            ratios[f"latency_{name}_over_edf"] = a["metrics"]["latency_mean"] / e["metrics"]["latency_mean"]
+    _record("simulation_100k_ratios", ratios)
 
 
-@pytest.mark.parametrize("scheduler", ["auction", "hungarian", "greedy", "edf", "round_robin"])
+@pytest.mark.parametrize("scheduler", ["hungarian", "auto", "auction", "greedy", "edf", "round_robin"])
 def test_scheduler_quality(benchmark: Any, scheduler: str) -> None:
     out: dict[str, Any] = {}
 
@@ -160,7 +161,7 @@ def _time_round(method: str, k: int, u: int, device: str) -> tuple[float, int]:
     return time.perf_counter() - t0, int(rows.size)
 
 
-@pytest.mark.parametrize("method", ["auction", "hungarian", "greedy"])
+@pytest.mark.parametrize("method", ["auction", "hungarian", "auto"])
 def test_round(benchmark: Any, method: str) -> None:
     out: dict[str, Any] = {}
 

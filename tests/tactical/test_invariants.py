@@ -14,7 +14,7 @@ from hal9.tactical.workload import random_units, random_workload
 @given(
     n_tasks=st.integers(1, 60),
     n_units=st.integers(1, 5),
-    scheduler=st.sampled_from(["auction", "hungarian", "greedy", "edf", "round_robin"]),
+    scheduler=st.sampled_from(["auto", "auction", "hungarian", "greedy", "edf", "round_robin"]),
     failure_rate=st.sampled_from([0.0, 0.1, 0.4, 0.9]),
     crash_rate=st.sampled_from([0.0, 0.05, 0.5]),
     ack_loss_rate=st.sampled_from([0.0, 0.2, 0.7]),

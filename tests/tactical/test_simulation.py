@@ -17,7 +17,7 @@ from hal9.tactical import (
 )
 from hal9.tactical.workload import random_units, random_workload
 
-SCHEDULERS = ["auction", "hungarian", "greedy", "edf", "round_robin"]
+SCHEDULERS = ["auto", "auction", "hungarian", "greedy", "edf", "round_robin"]
 
 
 def _sim(units: list[Unit], goals: list[Goal], **cfg: object) -> TacticalSimulation:
