@@ -23,6 +23,7 @@ from hal9.core import (
     run,
     sizes_for_total,
 )
+from hal9.core.config import check_device
 
 __all__ = ["DemoConfig", "demo_config", "run_demo"]
 
@@ -46,15 +47,7 @@ class DemoConfig(BaseModel):
     @field_validator("device")
     @classmethod
     def _known_device(cls, v: str) -> str:
-        try:
-            dev = torch.device(v)
-        except RuntimeError as exc:
-            raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {v!r}") from exc
-        if dev.type not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {v!r}")
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' requested but no CUDA device is available")
-        return v
+        return check_device(v)
 
 
 def demo_config(

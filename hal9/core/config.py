@@ -12,7 +12,26 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hal9.core.layers import MAX_LAYERS, designed_sizes
 
-__all__ = ["ConnectivityConfig", "HierarchyConfig", "LIFConfig", "RateConfig"]
+__all__ = ["ConnectivityConfig", "HierarchyConfig", "LIFConfig", "RateConfig", "check_device"]
+
+
+def check_device(v: str) -> str:
+    """Validate a device string for a config field: ``'cpu'`` or ``'cuda[:i]'``, CUDA only if available.
+
+    Returns ``v`` unchanged; raises ``ValueError`` (which pydantic reports under the field's name).
+    """
+    import torch
+
+    try:
+        dev = torch.device(v)
+    except RuntimeError as exc:
+        raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {v!r}") from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {v!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {v!r} requested but no CUDA device is available")
+    return v
+
 
 Activation = Literal["tanh", "relu", "sigmoid", "linear"]
 

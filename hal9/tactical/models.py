@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from hal9.core.config import check_device
+
 __all__ = ["Goal", "SimulationConfig", "Task", "TaskTemplate", "Unit"]
 
 
@@ -173,15 +175,7 @@ class SimulationConfig(_Frozen):
     @field_validator("device")
     @classmethod
     def _known_device(cls, v: str) -> str:
-        import torch
-
-        try:
-            dev = torch.device(v)
-        except RuntimeError as exc:
-            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {v!r}") from exc
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {v!r} requested but CUDA is not available")
-        return v
+        return check_device(v)
 
     @field_validator("round_interval")
     @classmethod
