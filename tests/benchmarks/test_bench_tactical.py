@@ -8,8 +8,8 @@
   deadline misses, fairness and their ratios to the exact per-round Hungarian.
 * ``test_round``: one scheduling round — cost matrix build + assignment — of 10 000 ready tasks onto 1 000
   units that each have room for one more task, via :func:`hal9.tactical.policies.plan_round` (goal: ≤ 1 s
-  on this CPU); auction vs hungarian (auto = auction at this size); and, marked ``gpu``, 100 000 × 10 000 on CUDA (goal ≤ 1 s
-  on an H100).
+  on this CPU); auction vs hungarian (auto = auction at this size); and, marked ``gpu``, 100 000 × 10 000
+  on CUDA (goal ≤ 1 s on an H100).
 
 Figures go to ``benchmark.extra_info`` and ``outputs/bench_tactical.json``. Run with::
 
