@@ -169,6 +169,9 @@ class SimulationConfig(_Frozen):
     cancel_impossible_deadlines: bool = False
     max_queued_tasks: int | None = Field(None, ge=1, description="admission control (None: unbounded)")
     auction_tol: float = Field(1e-3, gt=0, le=1, description="relative cost tolerance of the auction")
+    cost_dtype: Literal["float32", "float64"] = Field(
+        "float32", description="dtype of the round's cost matrix"
+    )
     seed: int = 0
     device: str = "cpu"
 

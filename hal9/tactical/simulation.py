@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from enum import IntEnum
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
 from hal9.tactical.messages import BROADCAST, MessageLog, MessageType
@@ -286,6 +287,7 @@ class TacticalSimulation:
             device=cfg.device,
             auction_tol=cfg.auction_tol,
             rr_start=rr_start,
+            dtype=torch.float32 if cfg.cost_dtype == "float32" else torch.float64,
         )
         cols = open_units[cols]
         r = self._round

@@ -118,3 +118,14 @@ def test_config_rejects_bad_device_and_tiny_interval(kwargs: dict, field: str) -
     with pytest.raises(ValidationError, match=field):
         SimulationConfig(**kwargs)
     assert np.isfinite(SimulationConfig(round_interval=0).round_interval)
+
+
+def test_float32_costs_schedule_like_float64() -> None:
+    from hal9.tactical.workload import random_units, random_workload
+
+    goals = random_workload(300, tasks_per_goal=6, arrival_rate=4.0, seed=5)
+    out = {}
+    for dt in ("float32", "float64"):
+        out[dt] = _run(random_units(10, seed=5), goals, cost_dtype=dt, scheduler="auction").run().metrics
+    assert out["float32"]["makespan"] == pytest.approx(out["float64"]["makespan"], rel=0.02)
+    assert out["float32"]["latency_mean"] == pytest.approx(out["float64"]["latency_mean"], rel=0.02)
