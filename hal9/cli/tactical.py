@@ -34,6 +34,7 @@ class TacticalRunConfig(BaseModel):
     load: float = Field(0.9, gt=0, le=100, description="offered load / estimated capacity")
     failure_rate: float = Field(0.0, ge=0, lt=1, description="P(task attempt fails)")
     crash_rate: float = Field(0.0, ge=0, description="unit crashes per unit per time unit")
+    preemption: bool = Field(False, description="waiting tasks may revoke lower-priority attempts")
     schedulers: tuple[Literal["auto", "auction", "hungarian", "greedy", "edf", "round_robin"], ...] = (
         "auto",
     )
@@ -61,6 +62,9 @@ def add_tactical_parser(sub: Any) -> None:
     sim.add_argument("--load", type=float, default=0.9, help="offered load vs estimated capacity (0.9)")
     sim.add_argument("--failure-rate", type=float, default=0.0, help="P(a task attempt fails), e.g. 0.05")
     sim.add_argument("--crash-rate", type=float, default=0.0, help="unit crashes per unit per time unit")
+    sim.add_argument(
+        "--preemption", action="store_true", help="let waiting tasks revoke lower-priority attempts"
+    )
     group = sim.add_mutually_exclusive_group()
     group.add_argument("--scheduler", choices=SCHEDULERS, default="auto")
     group.add_argument("--compare", action="store_true", help="run every scheduler on the same workload")
@@ -142,6 +146,7 @@ def run_tactical_experiment(cfg: TacticalRunConfig, *, progress: bool = False) -
                 scheduler=name,
                 failure_rate=cfg.failure_rate,
                 crash_rate=cfg.crash_rate,
+                preemption=cfg.preemption,
                 seed=cfg.seed,
                 device=cfg.device,
             ),
@@ -221,6 +226,7 @@ def run_tactical(args: argparse.Namespace) -> int:
             load=args.load,
             failure_rate=args.failure_rate,
             crash_rate=args.crash_rate,
+            preemption=args.preemption,
             schedulers=COMPARED if args.compare else (args.scheduler,),
             unit_source="random" if args.from_selforg is None else "selforg",
             neurons=args.from_selforg or 4000,

@@ -167,6 +167,9 @@ class SimulationConfig(_Frozen):
     candidates_per_slot: int = Field(4, ge=1, description="ready tasks offered per free unit per round")
     fairness: Literal["drf", "fifo"] = Field("drf", description="order among goals of equal priority")
     cancel_impossible_deadlines: bool = False
+    preemption: bool = Field(
+        False, description="a waiting task may revoke strictly lower-priority running attempts"
+    )
     max_queued_tasks: int | None = Field(None, ge=1, description="admission control (None: unbounded)")
     auction_tol: float = Field(1e-3, gt=0, le=1, description="relative cost tolerance of the auction")
     cost_dtype: Literal["float32", "float64"] = Field(

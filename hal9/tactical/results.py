@@ -3,7 +3,8 @@
 Metrics (times in simulation time units):
 
 * ``makespan`` — last task end − first goal arrival;
-* task ``latency`` — completion time − arrival of its goal (completed tasks): mean and P95;
+* task ``latency`` — completion time − arrival of its goal (completed tasks): mean and P95, and the mean per
+  priority level (``latency_mean_priority_<p>``, when tasks have more than one priority);
 * ``deadline_miss_rate`` — among tasks with a deadline, the fraction not completed by it (cancelled and failed
   tasks count as misses);
 * unit ``utilisation`` — time a unit holds at least one awarded attempt (union of its attempt intervals,
@@ -72,11 +73,12 @@ class SimulationResult:
 
     Shape: task arrays ``(n_tasks,)`` in submission order (``state`` of :class:`TaskState`, ``reason`` codes,
     ``end`` time of becoming terminal); attempt arrays ``(n_attempts,)`` (``attempt_outcome``: 0 running,
-    1 completed, 2 lost); ``metrics`` a flat ``dict[str, float]``.
+    1 completed, 2 lost, 3 preempted); ``metrics`` a flat ``dict[str, float]``.
     """
 
     task_ids: list[str]
     task_goal: NDArray
+    task_priority: NDArray
     state: NDArray
     reason_code: NDArray
     cause: NDArray
@@ -105,6 +107,7 @@ class SimulationResult:
         res = cls(
             task_ids=list(tk.ids),
             task_goal=tk.goal[:n].copy(),
+            task_priority=tk.priority[:n].copy(),
             state=tk.state[:n].copy(),
             reason_code=tk.reason[:n].copy(),
             cause=tk.cause[:n].copy(),
@@ -183,6 +186,7 @@ class SimulationResult:
             **{f"tasks_{k}": float(v) for k, v in counts.items()},
             "attempts": float(self.attempt_task.size),
             "attempts_lost": float(np.sum(self.attempt_outcome == 2)),
+            "attempts_preempted": float(np.sum(self.attempt_outcome == 3)),
             "makespan": makespan,
             "throughput": counts["completed"] / makespan if makespan > 0 else 0.0,
             "latency_mean": float(latency.mean()) if latency.size else float("nan"),
@@ -193,6 +197,12 @@ class SimulationResult:
             "jain_fairness": jain_index(util),
             "messages": float(len(self.messages)),
         }
+        levels = np.unique(self.task_priority)
+        if levels.size > 1:
+            prio = self.task_priority[done]
+            for level in levels.tolist():
+                lat = latency[prio == level]
+                out[f"latency_mean_priority_{level:g}"] = float(lat.mean()) if lat.size else float("nan")
         out.update({f"messages_{k.lower()}": float(v) for k, v in self.messages.counts().items()})
         return out
 

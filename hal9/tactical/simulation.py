@@ -4,7 +4,8 @@ Per task: ``PENDING`` (waiting for dependencies) → ``READY`` → announced in 
 L4 awards (``RUNNING``) → the unit acknowledges (or the award times out after ``ack_timeout``) → progress at
 half the work → ``COMPLETED``; or the attempt fails (the unit reports it), or the whole unit crashes and L4
 notices ``detection_delay`` later; either way L4 re-plans the orphan (``READY`` again, one more attempt)
-until ``max_retries`` is spent (``FAILED``). A failed or cancelled
+until ``max_retries`` is spent (``FAILED``). With ``preemption`` a waiting task may revoke strictly
+lower-priority attempts (:mod:`hal9.tactical.preemption`). A failed or cancelled
 task cancels its dependents; with ``cancel_impossible_deadlines`` a ready task that cannot finish in time even
 on the fastest live unit is cancelled; goals beyond ``max_queued_tasks`` are rejected (their tasks cancelled
 with that reason). **No task is lost**: when the event queue drains every task is terminal with a reason,
@@ -29,6 +30,7 @@ from numpy.typing import NDArray
 from hal9.tactical.messages import BROADCAST, MessageLog, MessageType
 from hal9.tactical.models import Goal, SimulationConfig, Unit
 from hal9.tactical.policies import RoundProblem, plan_round
+from hal9.tactical.preemption import plan_preemptions
 from hal9.tactical.results import SimulationResult
 from hal9.tactical.tables import TaskState, TaskTable, UnitTable
 
@@ -227,6 +229,11 @@ class TacticalSimulation:
     def _on_round(self, _a: int, _b: int) -> None:
         self._round_pending = False
         drain, self._drain_round = self._drain_round, False
+        self._schedule(drain)
+        if self.config.preemption:
+            self._preempt()
+
+    def _schedule(self, drain: bool) -> None:
         cfg, tk, un = self.config, self.tasks, self.units
         ready = np.flatnonzero(tk.state[: tk.n] == _READY)
         if ready.size == 0:
@@ -337,6 +344,58 @@ class TacticalSimulation:
                 heapq.heappush(events, (now + d, _EV_DONE, seq, i, a))
             seq += 1
         self._seq = seq
+
+    def _preempt(self) -> None:
+        """Revoke lower-priority attempts for ready tasks that fit nowhere (see :mod:`~.preemption`)."""
+        tk, un = self.tasks, self.units
+        state = tk.state[: tk.n]
+        ready = np.flatnonzero(state == _READY)
+        running = np.flatnonzero(state == _RUNNING)
+        if ready.size == 0 or running.size == 0:
+            return
+        att = tk.attempt[running]
+        att = np.where(att < -1, -att - 2, att)  # attempts on crashed, not yet detected units
+        plan = plan_preemptions(
+            ready[self._order(ready)],
+            tk.demand,
+            tk.priority,
+            un.free,
+            un.capacity,
+            un.known_alive & (un.suspect_until <= self.now),
+            running,
+            tk.unit[running],
+            self.now - tk.a_start[att],
+            duration=self._durations,
+        )
+        if not plan:
+            return
+        for p in plan:
+            for v in p.victims:
+                self._revoke(v)
+        self._award(np.array([p.task for p in plan]), np.array([p.unit for p in plan]))
+        self._request_round()  # the victims are ready again
+
+    def _durations(self, i: int) -> NDArray:
+        """Expected duration of task ``i`` on every unit, ``(U,)`` (the round's cost without bonuses)."""
+        un, tk = self.units, self.tasks
+        everyone = np.arange(un.speed.size)
+        slow = 1 + self.config.mismatch_weight * un.shortfall(
+            np.repeat(tk.required[i : i + 1], everyone.size, 0), everyone
+        )
+        return tk.work[i] / un.speed * slow
+
+    def _revoke(self, i: int) -> None:
+        """Preempt running task ``i``: CANCEL to its unit, progress lost, ``READY`` again (no retry spent)."""
+        tk = self.tasks
+        j, a = int(tk.unit[i]), int(tk.attempt[i])
+        if a < -1:
+            a = tk.attempt[i] = -a - 2
+        self.messages.send_many(_M_CANCEL, _L4, _COORD, _L3, j, self.now, i)
+        self._release(i, j)
+        tk.end_attempt(a, self.now, completed=False, preempted=True)
+        tk.unit[i] = -1
+        tk.state[i] = _READY
+        tk.ready_time[i] = self.now
 
     def _on_attempt_fail(self, i: int, attempt: int) -> None:
         tk = self.tasks

@@ -153,7 +153,7 @@ class TaskTable:
         self.demand = np.zeros((0, resources))
         for name, dt in self._ATTEMPT.items():
             setattr(self, name, np.zeros(0, dtype=dt))
-        self.a_outcome = np.zeros(0, np.int8)  # 0 running, 1 completed, 2 lost
+        self.a_outcome = np.zeros(0, np.int8)  # 0 running, 1 completed, 2 lost, 3 preempted
         self.goal_weight = np.zeros(0)
         self.goal_arrival = np.zeros(0)
         self.goal_open = np.zeros(0, np.int64)
@@ -288,6 +288,6 @@ class TaskTable:
     def attempt_start(self, a: int) -> float:
         return float(self.a_start[a])
 
-    def end_attempt(self, a: int, now: float, *, completed: bool) -> None:
+    def end_attempt(self, a: int, now: float, *, completed: bool, preempted: bool = False) -> None:
         self.a_end[a] = now
-        self.a_outcome[a] = 1 if completed else 2
+        self.a_outcome[a] = 1 if completed else 3 if preempted else 2

@@ -23,40 +23,51 @@ def _busiest_units(res: SimulationResult, max_units: int) -> np.ndarray:
     return np.sort(np.argsort(-busy, kind="stable")[:max_units])
 
 
+def _lanes(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, int]:
+    """Interval-graph colouring of one unit's attempts (sorted by start): lane per attempt and lane count."""
+    lane_end: list[float] = []
+    lanes = np.zeros(start.size, np.int64)
+    for a, (s, e) in enumerate(zip(start.tolist(), end.tolist(), strict=True)):
+        lane = next((k for k, le in enumerate(lane_end) if le <= s + 1e-12), len(lane_end))
+        if lane == len(lane_end):
+            lane_end.append(e)
+        else:
+            lane_end[lane] = e
+        lanes[a] = lane
+    return lanes, max(len(lane_end), 1)
+
+
 def plot_gantt(res: SimulationResult, *, max_units: int = 30, title: str | None = None) -> Figure:
-    """Units × time: one bar per attempt, coloured by goal; lost attempts (crash, timeout) in red outline.
+    """Units × time: one bar per attempt, coloured by goal; lost attempts (failure, crash, timeout) with a
+    red outline, preempted ones with a grey outline.
 
     Shows the ``max_units`` busiest units (all when fewer). Concurrent attempts on one unit are stacked
-    inside its row.
+    inside its row in lanes of equal height (as many lanes as the unit's maximum concurrency).
     """
     units = _busiest_units(res, max_units)
     fig = _new_figure((11.0, 0.28 * len(units) + 1.5))
     ax = fig.subplots()
     colours = np.array([f"C{k % 10}" for k in range(10)])
-    row = {int(u): r for r, u in enumerate(units)}
-    for j in units:
+    edge = {2: "red", 3: "grey"}
+    for r, j in enumerate(units):
         idx = np.flatnonzero(res.attempt_unit == j)
         idx = idx[np.argsort(res.attempt_start[idx], kind="stable")]
-        lane_end: list[float] = []
-        for a in idx:
+        lanes, depth = _lanes(res.attempt_start[idx], res.attempt_end[idx])
+        for a, lane in zip(idx.tolist(), lanes.tolist(), strict=True):
             s, e = res.attempt_start[a], res.attempt_end[a]
-            lane = next((k for k, le in enumerate(lane_end) if le <= s + 1e-12), len(lane_end))
-            if lane == len(lane_end):
-                lane_end.append(e)
-            else:
-                lane_end[lane] = e
-            depth = max(len(lane_end), 1)
-            lost = res.attempt_outcome[a] == 2
+            outcome = int(res.attempt_outcome[a])
             ax.broken_barh(
                 [(s, max(e - s, 1e-9))],
-                (row[int(j)] - 0.4 + 0.8 * lane / depth, 0.8 / depth),
-                facecolors="none" if lost else colours[res.task_goal[res.attempt_task[a]] % 10],
-                edgecolors="red" if lost else "none",
+                (r - 0.4 + 0.8 * lane / depth, 0.8 / depth),
+                facecolors="none" if outcome in edge else colours[res.task_goal[res.attempt_task[a]] % 10],
+                edgecolors=edge.get(outcome, "none"),
             )
     ax.set_yticks(np.arange(len(units)), [res.unit_ids[j] for j in units], fontsize=7)
     ax.set_xlabel("time")
     ax.set_ylim(-0.6, len(units) - 0.4)
-    ax.set_title(title or f"Gantt chart ({res.scheduler}; colour = goal, red outline = lost attempt)")
+    ax.set_title(
+        title or f"Gantt chart ({res.scheduler}; colour = goal, red = lost, grey = preempted attempt)"
+    )
     return fig
 
 

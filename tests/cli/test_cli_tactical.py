@@ -39,12 +39,13 @@ def test_compare_json_figures_and_mlflow(tmp_path: Path) -> None:
 
 
 def test_units_from_selforg_single_scheduler(tmp_path: Path) -> None:
-    args = ["--tasks", "100", "--units", "4", "--from-selforg", "1500", "--layers", "4"]
+    args = ["--tasks", "100", "--units", "4", "--from-selforg", "1500", "--layers", "4", "--preemption"]
     proc = _run([*args, "--scheduler", "hungarian", "--json", "--no-progress", "--no-figures"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["unit_source"]["source"] == "selforg" and out["unit_source"]["layer"] == "L3"
     assert out["counts"]["lost"] == 0 and out["counts"]["completed"] == 100
+    assert "attempts_preempted" in out["metrics"]
 
 
 def test_bad_input(tmp_path: Path) -> None:

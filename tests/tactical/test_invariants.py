@@ -22,6 +22,7 @@ from hal9.tactical.workload import random_units, random_workload
     max_retries=st.integers(0, 3),
     deadlines=st.booleans(),
     max_queued=st.sampled_from([None, 10]),
+    preemption=st.booleans(),
     explicit_failures=st.lists(st.tuples(st.integers(0, 4), st.floats(0, 30)), max_size=3),
     seed=st.integers(0, 2**16),
 )
@@ -36,6 +37,7 @@ def test_no_task_is_lost(
     max_retries: int,
     deadlines: bool,
     max_queued: int | None,
+    preemption: bool,
     explicit_failures: list[tuple[int, float]],
     seed: int,
 ) -> None:
@@ -52,6 +54,7 @@ def test_no_task_is_lost(
         max_retries=max_retries,
         cancel_impossible_deadlines=deadlines,
         max_queued_tasks=max_queued,
+        preemption=preemption,
         seed=seed,
     )
     sim = TacticalSimulation(units, cfg)
@@ -72,3 +75,15 @@ def test_no_task_is_lost(
     assert np.all(res.attempt_outcome > 0)
     assert np.sum(res.attempt_outcome == 1) == c["completed"]
     assert np.all(np.abs(res.messages.column("sender_layer") - res.messages.column("receiver_layer")) <= 1)
+    # L4 never books more demand on a unit than its capacity (preempted attempts are released first)
+    for j in range(n_units):
+        on = np.flatnonzero(res.attempt_unit == j)
+        for a in on:
+            live = on[
+                (res.attempt_start[on] <= res.attempt_start[a]) & (res.attempt_end[on] > res.attempt_start[a])
+            ]
+            assert np.all(res.demand[res.attempt_task[live]].sum(0) <= res.capacity[j] * (1 + 1e-9) + 1e-9)
+    # a preempted task was always tried again later
+    for a in np.flatnonzero(res.attempt_outcome == 3):
+        later = (res.attempt_task == res.attempt_task[a]) & (res.attempt_start >= res.attempt_end[a])
+        assert later.any() or res.state[res.attempt_task[a]] == TaskState.CANCELLED

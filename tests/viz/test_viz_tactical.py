@@ -51,3 +51,30 @@ def test_utilisation_series_matches_attempts(result) -> None:  # type: ignore[no
     want = (result.demand[result.attempt_task[live]].sum(0) / result.capacity.sum(0)).mean()
     assert used[k] == pytest.approx(want)
     assert np.all((busy >= 0) & (busy <= 1)) and np.all(used <= 1 + 1e-9)
+
+
+def test_gantt_lanes_colour_overlaps_with_equal_heights() -> None:
+    from types import SimpleNamespace
+
+    from hal9.viz.tactical import _lanes
+
+    start, end = np.array([0.0, 1.0, 2.0, 3.0]), np.array([2.0, 3.0, 4.0, 3.5])
+    lanes, depth = _lanes(start, end)
+    assert lanes.tolist() == [0, 1, 0, 1] and depth == 2
+    # the fields plot_gantt reads; every bar of the unit's row gets the same height 0.8 / depth
+    res = SimpleNamespace(
+        attempt_unit=np.zeros(4, np.int64),
+        attempt_start=start,
+        attempt_end=end,
+        attempt_outcome=np.array([1, 3, 1, 2], np.int8),
+        attempt_task=np.arange(4),
+        task_goal=np.zeros(4, np.int64),
+        unit_ids=["u0"],
+        scheduler="test",
+    )
+    bars = plot_gantt(res).axes[0].collections  # type: ignore[arg-type]
+    assert len(bars) == 4
+    heights = [float(np.ptp(b.get_paths()[0].vertices[:, 1])) for b in bars]
+    np.testing.assert_allclose(heights, 0.4)
+    grey, red = (tuple(bars[k].get_edgecolor()[0][:3]) for k in (1, 3))
+    assert grey != red  # preempted (grey) and lost (red) are told apart
