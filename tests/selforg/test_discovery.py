@@ -119,7 +119,7 @@ def test_approx_recall_small_n_equals_full_recall() -> None:
     approx = discover(pop, 16, mode="approx", seed=0)
     assert_graph_ok(approx, pop)
     r = recall_at_k(approx, exact)
-    assert r >= 0.9
+    assert r >= 0.97, r  # measured 1.0
     assert sampled_recall(pop, approx, torch.arange(3000)) == pytest.approx(r, abs=1e-9)
     assert recall_at_k(exact, exact) == 1.0
     # recall is not trivially 1: a graph of arbitrary partners scores low
@@ -130,23 +130,50 @@ def test_approx_recall_small_n_equals_full_recall() -> None:
 def test_approx_recall_at_20k() -> None:
     n, k = 20_000, 16
     pop = primordial_population(n, seed=12)
-    approx = discover(pop, k, mode="approx", seed=0)
     rows = torch.randperm(n, generator=make_generator(1))[:1500]
-    r = sampled_recall(pop, approx, rows)
-    assert r >= 0.9, r
-    seed_only = discover(pop, k, mode="approx", seed=0, n_iter=0)  # the descent steps do add recall
-    assert sampled_recall(pop, seed_only, rows) < r
+    approx = discover(pop, k, mode="approx", seed=0)
+    assert_graph_ok(approx, pop)
+    assert sampled_recall(pop, approx, rows) >= 0.97  # measured 1.0 (window 2k; the descent is skipped)
+    # the previous default window (k): the sampled check sees changes, so the NN-descent steps run
+    narrow = discover(pop, k, mode="approx", seed=0, window=k)
+    assert sampled_recall(pop, narrow, rows) >= 0.95  # measured 0.98
+    # a narrow window: the descent steps add most of the recall (measured 0.56 → 0.86)
+    seed_only = sampled_recall(pop, discover(pop, k, mode="approx", seed=0, window=8, n_iter=0), rows)
+    descended = sampled_recall(pop, discover(pop, k, mode="approx", seed=0, window=8), rows)
+    assert seed_only < 0.7 and descended >= seed_only + 0.2, (seed_only, descended)
 
 
-def test_approx_determinism_and_gaussian_recall() -> None:
+def test_approx_determinism_across_chunks_threads_and_runs() -> None:
+    # N > 2·4096 and a narrow window: the sampled check, the full descent steps and the worker threads run
+    pop = primordial_population(12_000, seed=3)
+    cfg = {"window": 6, "n_random": 4}
+    a = discover(pop, 8, mode="approx", seed=5, **cfg)
+    assert_graph_ok(a, pop)
+    b = discover(pop, 8, mode="approx", generator=make_generator(5), memory_budget=500_000, **cfg)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # one thread: chunks run inline, not on workers
+        c = discover(pop, 8, mode="approx", seed=5, **cfg)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.get_num_threads() == threads
+    d = discover(pop, 8, mode="approx", seed=5, **cfg)
+    for g in (b, c, d):
+        assert torch.equal(a.neighbors, g.neighbors) and torch.equal(a.weights, g.weights)
+    other = discover(pop, 8, mode="approx", seed=6, **cfg)
+    assert not torch.equal(a.neighbors, other.neighbors)  # the seed matters (random candidates, samples)
+    rows = torch.randperm(12_000, generator=make_generator(0))[:1000]
+    assert sampled_recall(pop, a, rows) >= 0.9  # measured 0.946 on all rows (0.77 without the descent)
+
+
+def test_approx_small_chunks_and_gaussian_recall() -> None:
     pop = primordial_population(2000, seed=4)
     a = discover(pop, 8, mode="approx", seed=3)
-    b = discover(pop, 8, mode="approx", generator=make_generator(3))
     c = discover(pop, 8, mode="approx", seed=3, memory_budget=50_000)  # other chunking, same answer
-    assert torch.equal(a.neighbors, b.neighbors) and torch.equal(a.weights, b.weights)
-    assert torch.equal(a.neighbors, c.neighbors)
+    assert torch.equal(a.neighbors, c.neighbors) and torch.equal(a.weights, c.weights)
     gk = gaussian_kernel(0.1)
     ga = discover(pop, 8, mode="approx", kernel=gk, n_iter=4, seed=0)
+    assert_graph_ok(ga, pop, kernel=gk)
     assert recall_at_k(ga, discover(pop, 8, kernel=gk), atol=1e-6) >= 0.9
 
 
