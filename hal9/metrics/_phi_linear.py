@@ -160,6 +160,17 @@ def exhaustive_search(
 SUBSET_MAX_N = 26
 
 
+def _popcounts(count: int, like: Tensor) -> Tensor:
+    """Number of set bits of ``0 … count − 1`` (``count`` a power of two), built by doubling (float)."""
+    pc = like.new_zeros(count)
+    h = 1
+    while h < count:
+        torch.add(pc[:h], 1.0, out=pc[h : 2 * h])
+        h *= 2
+    return pc
+
+
+@torch.inference_mode()
 def exhaustive_linear(stats: LinearStats, measure: str, criterion: str) -> tuple[Tensor, float, float, int]:
     """Exhaustive MIB of ``"wms" | "r" | "si"`` from all-subset log-determinant tables.
 
@@ -168,42 +179,59 @@ def exhaustive_linear(stats: LinearStats, measure: str, criterion: str) -> tuple
     ``(S_{t−1}, (S^c)_t)`` (all from :func:`hal9.metrics._phi_subsets.subset_logdets`):
     ``I(S_{t−1}; S_t) = ½(ℓ_p + ℓ_f − ℓ_J)(S)``, ``ln det Σ(S_t | S_{t−1}) = ℓ_J(S) − ℓ_p(S)``,
     ``I(S_{t−1}; (S^c)_t) = ½(ℓ_p(S) + ℓ_f(S^c) − ℓ_G(S))`` and ``K(B) = min_k ½(|M^k| ln 2πe + ℓ_f(M^k))``.
-    Every bipartition ``(M¹ = S, M² = S^c)`` with ``n−1 ∉ S`` is then a few gathers.
+
+    Bipartition ``c ∈ [1, 2^(n−1))`` is ``(M¹ = c, M² = 2^n − 1 − c)``; as ``c`` runs up, ``M²`` runs down
+    through ``[2^(n−1), 2^n − 1)``, so every table is read as two contiguous slices (one reversed) — no
+    index tensors. ``K`` is only tabulated for ``criterion="normalised"``.
 
     Returns ``(best mask (n,), Φ at best, K at best, 2^(n−1) − 1)``; ties keep the lowest mask number.
     """
     n = stats.past.shape[-1]
     if n > SUBSET_MAX_N:
         raise ValueError(f"exhaustive search is limited to n <= {SUBSET_MAX_N} nodes, got n={n}")
-    dev = stats.past.device
-    lp = subset_logdets(stats.past)
-    lf = lp if stats.same_past_present else subset_logdets(stats.present)
+    half, full = 2 ** (n - 1), 2**n - 1
+    lp = subset_logdets(stats.past, check=False)
+    lf = lp if stats.same_past_present else subset_logdets(stats.present, check=False)
     J = interleave(stats.past, stats.present, stats.lag)
-    lJ = subset_logdets(J, block=2)
-    full = 2**n - 1
-    s1 = torch.arange(1, 2 ** (n - 1), device=dev)
-    s2 = full - s1
-    size1 = ((s1[:, None] >> torch.arange(n, device=dev)) & 1).sum(-1).to(lp.dtype)
-    mi = 0.5 * (lp + lf - lJ)
-    K = 0.5 * torch.minimum(size1 * LOG_2PIE + lf[s1], (n - size1) * LOG_2PIE + lf[s2])
+    lJ = subset_logdets(J, block=2, check=False)
+    mi = 0.5 * (lp + lf - lJ)  # I(S_{t−1}; S_t); NaN/±inf wherever a table is
+    if not bool(torch.isfinite(mi).all()):
+        raise ValueError("covariance is not positive definite (non-positive Schur pivot)")
+
+    def one(t: Tensor) -> Tensor:  # table at M¹ for every bipartition
+        return t[1:half]
+
+    def two(t: Tensor) -> Tensor:  # table at M² for every bipartition
+        return t[half:full].flip(0)
+
     if measure == "si":
         cond = lJ - lp
-        vals = 0.5 * (cond[s1] + cond[s2] - cond[full])
+        vals = 0.5 * (one(cond) + two(cond) - cond[full])
     else:
-        vals = mi[full] - mi[s1] - mi[s2]
+        vals = mi[full] - one(mi) - two(mi)
         if measure == "r":
             lG = subset_logdets(J, block=2, options=((1,), (0,)))  # bit 1: node in the past set
-            i12 = 0.5 * (lp[s1] + lf[s2] - lG[s1])
-            i21 = 0.5 * (lp[s2] + lf[s1] - lG[s2])
-            vals = vals + torch.minimum(torch.minimum(mi[s1], mi[s2]), torch.minimum(i12, i21))
+            i12 = 0.5 * (one(lp) + two(lf) - one(lG))
+            i21 = 0.5 * (two(lp) + one(lf) - two(lG))
+            vals = vals + torch.minimum(torch.minimum(one(mi), two(mi)), torch.minimum(i12, i21))
         elif measure != "wms":
             raise ValueError(f"measure must be 'wms', 'r' or 'si' here, got {measure!r}")
-    s = score(vals, K, criterion)
-    j = int(torch.argmin(s))
-    if not bool(torch.isfinite(s[j])):
-        raise ValueError("criterion='normalised' is undefined: K(B) <= 0 for every bipartition")
-    mask = ((s1[j] >> torch.arange(n, device=dev)) & 1).bool()
-    return mask, float(vals[j]), float(K[j]), n_bipartitions(n)
+    if criterion == "min":
+        j = int(torch.argmin(vals))
+        code = j + 1
+        k1 = code.bit_count()
+        k = 0.5 * min(k1 * LOG_2PIE + float(lf[code]), (n - k1) * LOG_2PIE + float(lf[full - code]))
+        value = float(vals[j])
+    else:
+        size1 = one(_popcounts(half, lf))
+        K = 0.5 * torch.minimum(size1 * LOG_2PIE + one(lf), (n - size1) * LOG_2PIE + two(lf))
+        s = score(vals, K, criterion)
+        j = int(torch.argmin(s))
+        if not bool(torch.isfinite(s[j])):
+            raise ValueError("criterion='normalised' is undefined: K(B) <= 0 for every bipartition")
+        code, value, k = j + 1, float(vals[j]), float(K[j])
+    mask = torch.tensor([(code >> i) & 1 for i in range(n)], dtype=torch.bool, device=stats.past.device)
+    return mask, value, k, n_bipartitions(n)
 
 
 def _canon(masks: Tensor) -> Tensor:

@@ -15,7 +15,14 @@ per-subset factorisation), so it runs equally on CPU and GPU.
 
 Nodes may also be *pairs* of rows (``block=2``), e.g. the interleaved ``(past, present)`` rows of the joint
 covariance of ``(X_{t−1}, X_t)``: ``options`` says which rows of the pair each branch keeps
-(``((), (0, 1))``: neither / both; ``((0,), (1,))``: past only / present only).
+(``((), (0, 1))``: neither / both; ``((0,), (1,))``: past only / present only). Keeping both rows is two
+successive rank-1 eliminations (pivots ``M₀₀`` and ``M₁₁ − M₁₀²/M₀₀``).
+
+Implementation: one level costs a fixed handful of tensor operations whatever its batch size — each
+branch writes its Schur complements straight into its half of a fresh ``(2, H, B, r', r')`` buffer
+(``copy_`` / ``addcmul(out=)``), and the log-det accumulator is a single ``(2^n, B)`` table whose lower half
+the ``b = 0`` branch reuses in place (``acc[H:2H] = acc[:H] + ln p``). At small ``n`` the run time is
+dominated by this per-level dispatch, not by the ``O(2^n)`` arithmetic.
 
 Output index convention: entry ``code = Σ_i b_i 2^i`` belongs to the subset ``{i : b_i = 1}``
 (the first option counts as ``b_i = 0``).
@@ -32,55 +39,65 @@ MAX_LEVEL_ELEMENTS = 2**23
 Options = tuple[tuple[int, ...], tuple[int, ...]]
 
 
-def _branch(X: Tensor, acc: Tensor, keep: tuple[int, ...], block: int, out: Tensor) -> Tensor:
-    """Write into ``out`` the first ``block`` rows of every matrix eliminated, pivoting on ``keep``.
+def _eliminate(X: Tensor, keep: tuple[int, ...], block: int, out: Tensor) -> Tensor | None:
+    """Write into ``out`` the Schur complements of ``X`` after eliminating the leading node's ``keep`` rows.
 
-    Returns the new log-det accumulator. The rank-1/rank-2 Schur updates are written as broadcast
-    outer products (``addcmul_``) rather than batched tiny matmuls. Non-positive pivots are not checked
-    here: they turn the accumulator into NaN/-inf, which :func:`subset_logdets` reports.
+    The node's other rows are dropped. Returns the product of the pivots (``None`` when nothing is
+    kept). Shapes (batch last): ``X`` ``(r, r, N)``, ``out`` ``(r − block, r − block, N)``, result
+    ``(N,)``. Non-positive pivots are not checked here: their logarithm turns the accumulator into
+    NaN/-inf, which :func:`subset_logdets` reports.
     """
-    out.copy_(X[..., block:, block:])
+    Xs = X[block:, block:]
     if not keep:
-        return acc
+        out.copy_(Xs)
+        return None
+    k = keep[0]
+    p = X[k, k]
     if len(keep) == 1:
-        k = keep[0]
-        p = X[..., k, k]
-        r = X[..., block:, k]
-        out.addcmul_(r[..., :, None], (r / p[..., None])[..., None, :], value=-1.0)
-        return acc + torch.log(p)
-    a, b, d = X[..., 0, 0], X[..., 0, 1], X[..., 1, 1]
-    det = a * d - b * b
-    r0, r1 = X[..., block:, 0], X[..., block:, 1]
-    inv_det = (1.0 / det)[..., None]
-    u0 = (d[..., None] * r0 - b[..., None] * r1) * inv_det  # rows of R · inv(P)
-    u1 = (a[..., None] * r1 - b[..., None] * r0) * inv_det
-    out.addcmul_(r0[..., :, None], u0[..., None, :], value=-1.0)
-    out.addcmul_(r1[..., :, None], u1[..., None, :], value=-1.0)
-    return acc + torch.log(det)
+        col = X[block:, k]
+        torch.addcmul(Xs, col[:, None], (col / p)[None], value=-1.0, out=out)
+        return p
+    # Both rows of a pair: eliminate row 0; the updated row-1 column y = X[1:, 1] − X[1:, 0] X[0, 1]/p
+    # gives the second pivot q = y[0] and the second rank-1 term.
+    c0 = X[1:, 0]
+    s0 = c0 / p
+    y = torch.addcmul(X[1:, 1], c0, s0[:1], value=-1.0)
+    q, y1 = y[0], y[1:]
+    torch.addcmul(Xs, c0[1:, None], s0[None, 1:], value=-1.0, out=out)
+    out.addcmul_(y1[:, None], (y1 / q)[None], value=-1.0)
+    return p * q
 
 
-def _recurse(M: Tensor, acc: Tensor, options: Options, block: int) -> Tensor:
-    """``M``: ``(B, r, r)``, ``acc``: ``(B,)`` → ``(2^(r/block), B)`` accumulated log-dets."""
-    X, A = M[None], acc[None]
-    while X.shape[-1] > 0:
-        H, B, r = X.shape[0], X.shape[1], X.shape[-1]
-        if 2 * H * B * r * r > MAX_LEVEL_ELEMENTS and H * B > 1:
-            flat, flat_acc = X.reshape(H * B, r, r), A.reshape(H * B)
+def _recurse(X: Tensor, options: Options, block: int) -> Tensor:
+    """``X``: ``(block·n, block·n, C)`` (batch last) → ``(2^n, C)`` log-dets of all subsets (empty: 0)."""
+    C = X.shape[-1]
+    n = X.shape[0] // block
+    acc = X.new_zeros(2**n * C)  # entry code·C + c
+    N = C  # matrices in the current level: H = N / C Schur complements per input matrix
+    for _ in range(n):
+        r = X.shape[0]
+        if 2 * N * r * r > MAX_LEVEL_ELEMENTS and N > 1:
             size = max(1, MAX_LEVEL_ELEMENTS // (4 * r * r))
-            parts = [
-                _recurse(flat[i : i + size], flat_acc[i : i + size], options, block)
-                for i in range(0, H * B, size)
-            ]
-            res = torch.cat(parts, dim=1)  # (2^rem, H·B), column index h·B + b
-            return res.reshape(res.shape[0], H, B).reshape(res.shape[0] * H, B)
-        Xn = X.new_empty((2 * H, B, r - block, r - block))
-        A0 = _branch(X, A, options[0], block, Xn[:H])
-        A1 = _branch(X, A, options[1], block, Xn[H:])
-        X, A = Xn, torch.cat([A0, A1], dim=0)  # the new node is the most significant bit so far
-    return A
+            parts = [_recurse(X[..., i : i + size], options, block) for i in range(0, N, size)]
+            rest = torch.cat(parts, dim=1) + acc[:N]  # (2^rem, N)
+            return rest.reshape(-1, C)  # the remaining nodes are the most significant bits
+        Xn = X.new_empty((r - block, r - block, 2, N))
+        p1 = _eliminate(X, options[1], block, Xn[:, :, 1])
+        p0 = _eliminate(X, options[0], block, Xn[:, :, 0])
+        if p1 is None:
+            acc[N : 2 * N] = acc[:N]
+        else:
+            torch.add(acc[:N], torch.log(p1), out=acc[N : 2 * N])
+        if p0 is not None:
+            acc[:N] += torch.log(p0)
+        X = Xn.view(r - block, r - block, 2 * N)  # the new node is the most significant bit so far
+        N *= 2
+    return acc.view(-1, C)
 
 
-def subset_logdets(M: Tensor, *, block: int = 1, options: Options | None = None) -> Tensor:
+def subset_logdets(
+    M: Tensor, *, block: int = 1, options: Options | None = None, check: bool = True
+) -> Tensor:
     """``ln det`` of the principal sub-matrix of every subset of nodes (empty subset: 0).
 
     Parameters
@@ -92,6 +109,9 @@ def subset_logdets(M: Tensor, *, block: int = 1, options: Options | None = None)
         Rows per node (1 or 2).
     options : pair of tuples, optional
         Rows of a node kept by the ``b_i = 0`` and ``b_i = 1`` branches; default ``((), all rows)``.
+    check : bool
+        Raise if a pivot was not positive. With ``False`` such entries are left NaN/``±inf`` for the
+        caller to test once on a derived table.
 
     Returns
     -------
@@ -105,15 +125,16 @@ def subset_logdets(M: Tensor, *, block: int = 1, options: Options | None = None)
     Raises
     ------
     ValueError
-        If a pivot is not positive (``M`` not positive definite).
+        If ``check`` and a pivot is not positive (``M`` not positive definite).
     """
+    if block not in (1, 2):
+        raise ValueError(f"block must be 1 or 2, got {block!r}")
     if options is None:
         options = ((), tuple(range(block)))
     batch = M.ndim == 3
-    Mb = M if batch else M[None]
-    acc = torch.zeros(Mb.shape[0], dtype=M.dtype, device=M.device)
-    out = _recurse(Mb, acc, options, block)
-    if not bool(torch.isfinite(out).all()):
+    X = M.permute(1, 2, 0) if batch else M[..., None]
+    out = _recurse(X, options, block)
+    if check and not bool(torch.isfinite(out).all()):
         raise ValueError("covariance is not positive definite (non-positive Schur pivot)")
     return out if batch else out[:, 0]
 

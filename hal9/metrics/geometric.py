@@ -45,6 +45,13 @@ occur for strongly coupled systems with correlated noise (``tests/metrics/test_g
 result is compared with a brute-force L-BFGS minimisation of the joint KL in the tests. The PhiToolbox
 [2]_ solves the same problem with an augmented-Lagrangian iteration (single start).
 
+Many bipartitions at once (:func:`phi_geometric_batch`, used by the MIB search): the same descent, starts
+and stopping rule run on every (bipartition, start) pair as one batch. The cut step is solved in closed
+form instead of through the dense ``m × m`` normal equations: eliminating the block of the larger part
+leaves a generalised Sylvester equation on the smaller part (``s`` nodes), which decouples into ``s``
+SPD ``s × s`` systems in the eigenbasis of a fixed pencil of ``Σ`` (:func:`_solve_cut`), so a sweep costs
+``O(n³ + s⁴)`` per pair instead of ``O(m³)``, ``m ≤ n²``.
+
 Bounds: ``0 ≤ Φ_G ≤ I(X_{t−1}; X_t)`` (``A' = 0`` gives ``Σ_E' = Σ``) and ``Φ_G ≤ Φ_H`` (stochastic
 interaction: the product of the part-wise conditionals is a disconnected model). ``Φ_G`` and ``Φ*``
 (:mod:`hal9.metrics.star`) are *not* ordered in general: ``Φ* > Φ_G`` happens (see ``test_star.py``).
@@ -64,6 +71,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -71,15 +79,13 @@ from torch import Tensor
 from hal9.metrics.gaussian import check_covariance, check_stable, stationary_cov
 from hal9.metrics.partitions import node_index
 
-__all__ = ["phi_geometric"]
+__all__ = ["phi_geometric", "phi_geometric_batch"]
 
 Partition = tuple[tuple[int, ...], tuple[int, ...]]
 
 
-def _validate_system(
-    A: Tensor, noise_cov: Tensor | None, partition: Sequence[Sequence[int]]
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Validate; return float64 ``(A, Σ_E, labels)`` on ``A.device`` (``labels[i]``: part of node ``i``)."""
+def _validate_model(A: Tensor, noise_cov: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Validate a VAR(1); return float64 ``(A, Σ_E)`` on ``A.device`` (``Σ_E``: symmetrised; None → I)."""
     if not isinstance(A, Tensor):
         raise ValueError(f"A must be a torch.Tensor, got {type(A).__name__}")
     if A.ndim != 2:
@@ -95,8 +101,26 @@ def _validate_system(
         raise ValueError(f"noise_cov must have shape ({n}, {n}) to match A, got {tuple(noise_cov.shape)}")
     check_covariance(noise_cov, "noise_cov")
     noise_cov = noise_cov.to(dtype=torch.float64, device=A.device)
-    labels = _partition_labels(partition, n).to(A.device)
-    return A, 0.5 * (noise_cov + noise_cov.mT), labels
+    return A, 0.5 * (noise_cov + noise_cov.mT)
+
+
+def _validate_system(
+    A: Tensor, noise_cov: Tensor | None, partition: Sequence[Sequence[int]]
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Validate; return float64 ``(A, Σ_E, labels)`` on ``A.device`` (``labels[i]``: part of node ``i``)."""
+    A, noise_cov = _validate_model(A, noise_cov)
+    labels = _partition_labels(partition, A.shape[-1]).to(A.device)
+    return A, noise_cov, labels
+
+
+def _validate_masks(masks: Tensor, n: int, device: torch.device) -> Tensor:
+    """Check a ``(c, n)`` boolean stack of bipartition masks (both parts non-empty in every row)."""
+    if not isinstance(masks, Tensor) or masks.dtype != torch.bool or masks.ndim != 2 or masks.shape[1] != n:
+        raise ValueError(f"masks must be a (c, {n}) bool tensor, got {getattr(masks, 'shape', type(masks))}")
+    k = masks.sum(-1)
+    if bool(((k == 0) | (k == n)).any()):
+        raise ValueError("every mask must leave both parts non-empty")
+    return masks.to(device)
 
 
 def _partition_labels(partition: Sequence[Sequence[int]], n: int) -> Tensor:
@@ -248,3 +272,243 @@ def phi_geometric(
         )
     phi = 0.5 * (float(f.min()) - float(_logdet_spd(noise_cov)))
     return max(phi, 0.0)
+
+
+def _start_noise(n_starts: int, n: int, seed: int, device: torch.device) -> Tensor:
+    """The seeded start perturbations of :func:`phi_geometric`: ``(n_starts, n, n)``, start 0 zero."""
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    noise = torch.randn((n_starts, n, n), generator=gen, dtype=torch.float64).to(device)
+    noise[0] = 0.0
+    return noise
+
+
+class _Blocks(NamedTuple):
+    """Per-row constants of :func:`_descend_stack`, nodes permuted so the smaller part ``M_s`` comes first.
+
+    One row per (mask, start), the mask's constants repeated. ``s`` varies per mask; the window of the
+    first ``w = max s`` nodes holds every ``M_s``. The 0/1 masks ``ms``/``mr`` select ``M_s``/``M_r``, and
+    sub-matrices of other sizes are padded with the identity, so one batch holds masks of any ``s``.
+    """
+
+    Q: Tensor  # (n, n) permuted Σ_E
+    S: Tensor  # (n, n) permuted Σ
+    fixed: Tensor  # (n, n) permuted Δ_fixed: A across parts, 0 within
+    FS: Tensor  # (n, n) Δ_fixed Σ
+    Bs: Tensor  # (n, n) ms msᵀ
+    Br: Tensor  # (n, n) mr mrᵀ
+    pad_r: Tensor  # (n, n) diag(ms): identity padding of the M_r block
+    pad_s: Tensor  # (w, w) diag(1 − ms) on the window: identity padding of the M_s block
+    ms_sr: Tensor  # (w, n) [ms mrᵀ] on the window rows: the (s, r) pattern
+    S22inv: Tensor  # (n, n) (Σ ⊙ Br + diag(ms))⁻¹
+    SW: Tensor  # (n, w) (Σ ⊙ mr msᵀ) W
+    ZT: Tensor  # (w, n) (Σ_rr⁻¹ Σ_rs)ᵀ
+    W: Tensor  # (w, w): Wᵀ Σ_ss W = I, Wᵀ (Σ_sr Σ_rr⁻¹ Σ_rs) W = diag(ν)  (identity-padded)
+    nu: Tensor  # (w,) ν ∈ [0, 1)
+
+
+def _blocks(
+    A: Tensor, noise_cov: Tensor, sigma: Tensor, first: Tensor, starts: int
+) -> tuple[_Blocks, Tensor, int]:
+    """Permute every mask's nodes so its ``first`` part (the smaller one) leads; precompute constants."""
+    n = first.shape[1]
+    sizes = first.sum(-1)
+    w = int(sizes.max())
+    perm = torch.argsort((~first).to(torch.int8), dim=1, stable=True)  # (c, n)
+    rows, cols = perm[:, :, None], perm[:, None, :]
+    Ap, Qp, Sp = A[rows, cols], noise_cov[rows, cols], sigma[rows, cols]
+    ms = (torch.arange(n, device=A.device)[None, :] < sizes[:, None]).to(A.dtype)  # (c, n)
+    mr = 1.0 - ms
+    Bs, Br = ms[:, :, None] * ms[:, None, :], mr[:, :, None] * mr[:, None, :]
+    ms_sr = ms[:, :w, None] * mr[:, None, :]
+    S_rs = Sp[:, :, :w] * ms_sr.mT
+    pad_r = torch.diag_embed(ms)
+    LS22 = torch.linalg.cholesky(Sp * Br + pad_r)
+    S22inv = torch.cholesky_inverse(LS22)
+    Z = S22inv @ S_rs  # Σ_rr⁻¹ Σ_rs, (c, n, w)
+    T = S_rs.mT @ Z  # Σ_sr Σ_rr⁻¹ Σ_rs on the window
+    pad_s = torch.diag_embed(1.0 - ms[:, :w])
+    LS11 = torch.linalg.cholesky(Sp[:, :w, :w] * Bs[:, :w, :w] + pad_s)
+    Tm = _tri(LS11, _tri(LS11, T).mT)  # L⁻¹ T L⁻ᵀ (T symmetric)
+    nu, U = torch.linalg.eigh(0.5 * (Tm + Tm.mT))
+    W = _tri(LS11.mT, U, upper=True)
+    fixed = Ap * (1.0 - Bs - Br)
+    parts = (Qp, Sp, fixed, fixed @ Sp, Bs, Br, pad_r, pad_s, ms_sr, S22inv, S_rs @ W, Z.mT, W, nu)
+    blk = _Blocks(*(t.repeat_interleave(starts, dim=0) for t in parts))
+    return blk, perm, w
+
+
+def _take(blk: _Blocks, keep: Tensor) -> _Blocks:
+    return _Blocks(*(t[keep] for t in blk))
+
+
+def _solve_cut(P: Tensor, blk: _Blocks, w: int) -> Tensor:
+    """Exact minimiser ``Δ`` of ``tr(P Δ Σ Δᵀ)`` over block-diagonal ``Δ − Δ_fixed`` (permuted nodes).
+
+    Normal equations ``[P X Σ]_{kk} = R_{kk}`` on both diagonal blocks, ``R = −P Δ_fixed Σ``. Eliminating
+    ``X_r = P_rr⁻¹(R_rr − P_rs X_s Σ_sr)Σ_rr⁻¹`` leaves the generalised Sylvester equation
+    ``P_ss X_s Σ_ss − Q X_s T = R_ss − P_sr P_rr⁻¹ R_rr Σ_rr⁻¹ Σ_rs`` with ``Q = P_sr P_rr⁻¹ P_rs`` and
+    ``T = Σ_sr Σ_rr⁻¹ Σ_rs``. With ``X_s = Y Wᵀ`` its columns decouple,
+    ``(P_ss − ν_b Q) y_b = [(R_ss − …) W]_b``, each SPD because ``ν_b < 1`` and ``P_ss ≻ Q``. This is the
+    solution of the dense ``(|M_1|² + |M_2|²)``-unknown system of :func:`_descend`, in ``O(n³ + w⁴)``.
+    Sub-matrices of other sizes are embedded with identity padding, whose equations force the padded
+    unknowns to 0.
+
+    Shape: ``P`` ``(N, n, n)`` → ``Δ`` ``(N, n, n)``.
+    """
+    R = -(P @ blk.FS)
+    L22 = _chol(P * blk.Br + blk.pad_r)
+    P_sr = P[:, :w, :] * blk.ms_sr  # (N, w, n)
+    rhs = torch.cat([P_sr.mT, R * blk.Br], dim=-1)  # (N, n, w + n)
+    sol = _tri(L22.mT, _tri(L22, rhs), upper=True)
+    G = sol[..., :w]  # P_rr⁻¹ P_rs
+    H = sol[..., w:] @ blk.S22inv  # P_rr⁻¹ R_rr Σ_rr⁻¹
+    E = (R * blk.Bs)[:, :w, :w] @ blk.W - P_sr @ H @ blk.SW
+    P11 = (P * blk.Bs)[:, :w, :w] + blk.pad_s
+    Mb = P11[:, None] - blk.nu[:, :, None, None] * (P_sr @ G)[:, None]  # (N, w, w, w)
+    Lb = _chol(Mb)
+    Y = _tri(Lb.mT, _tri(Lb, E.mT[..., None]), upper=True)[..., 0].mT  # column b = y_b
+    X1 = Y @ blk.W.mT  # (N, w, w)
+    X2 = H - G @ X1 @ blk.ZT
+    delta = blk.fixed + X2 * blk.Br
+    delta[:, :w, :w] += X1 * blk.Bs[:, :w, :w]
+    return delta
+
+
+def _tri(L: Tensor, B: Tensor, upper: bool = False) -> Tensor:
+    """``L⁻¹ B`` for triangular ``L`` (batched ``trsm``; on CPU much cheaper than ``cholesky_solve``)."""
+    return torch.linalg.solve_triangular(L, B, upper=upper)
+
+
+def _chol(M: Tensor) -> Tensor:
+    L, info = torch.linalg.cholesky_ex(M)
+    if bool((info != 0).any()):
+        raise ValueError("phi_geometric: a covariance of the descent is not positive definite")
+    return L
+
+
+def _descend_stack(
+    A: Tensor,
+    noise_cov: Tensor,
+    sigma: Tensor,
+    first: Tensor,
+    noise: Tensor,
+    scale: float,
+    tol: float,
+    max_iter: int,
+) -> tuple[Tensor, bool]:
+    """:func:`_descend` for a stack of masks, all starts at once (``first``: each mask's smaller part).
+
+    Each mask keeps iterating until all its starts meet ``tol`` (the per-partition stopping rule) and
+    then leaves the batch. Returns the smallest final ``ln det Σ_E'`` per mask ``(c,)`` and whether all
+    converged.
+    """
+    c, n = first.shape
+    S = noise.shape[0]
+    blk, perm, w = _blocks(A, noise_cov, sigma, first, S)
+    # Starts A0 = A_within + scale·noise·same, i.e. Δ0 = Δ_fixed − scale·noise ⊙ same (permuted nodes).
+    noise_p = noise[:, perm[:, :, None], perm[:, None, :]].transpose(0, 1).reshape(c * S, n, n)
+    delta = blk.fixed - scale * noise_p * (blk.Bs + blk.Br)
+    eye = torch.eye(n, dtype=A.dtype, device=A.device)
+    prev = torch.full((c, S), math.inf, dtype=A.dtype, device=A.device)
+    best = torch.empty(c, dtype=A.dtype, device=A.device)
+    alive = torch.arange(c, device=A.device)
+    for _ in range(max_iter):
+        cov_e = torch.baddbmm(blk.Q, delta @ blk.S, delta.mT)
+        L = _chol(0.5 * (cov_e + cov_e.mT))
+        f = 2.0 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1).view(-1, S)  # (alive, S)
+        done = ((prev - f).abs() <= tol).all(-1)
+        if bool(done.any()):
+            best[alive[done]] = f[done].min(-1).values
+            keep = ~done
+            if not bool(keep.any()):
+                return best, True
+            rows = keep.repeat_interleave(S)
+            alive, blk, L, f = alive[keep], _take(blk, rows), L[rows], f[keep]
+        prev = f
+        Linv = _tri(L, eye.expand_as(L))
+        delta = _solve_cut(Linv.mT @ Linv, blk, w)
+    best[alive] = prev.min(-1).values
+    return best, False
+
+
+def phi_geometric_batch(
+    A: Tensor,
+    noise_cov: Tensor | None,
+    masks: Tensor,
+    *,
+    n_starts: int = 8,
+    seed: int = 0,
+    tol: float = 1e-10,
+    max_iter: int = 10_000,
+    chunk_size: int | None = None,
+) -> Tensor:
+    r"""``Φ_G`` (nats) of many bipartitions at once: :func:`phi_geometric` batched over a stack of masks.
+
+    Same algorithm, starts and stopping rule as :func:`phi_geometric` — block-coordinate descent from
+    ``n_starts`` seeded starts, a mask finishing when all its starts change ``ln det Σ_E'`` by at most
+    ``tol`` in one sweep — run on every (mask, start) pair at once. Masks are grouped by the size ``s`` of
+    their smaller part; within a group the nodes are permuted so that part comes first and the cut step
+    is solved in closed form (:func:`_solve_cut`: a Schur elimination and a generalised Sylvester
+    equation, ``O(n³ + s⁴)`` per pair instead of the ``O(n⁶)`` dense normal equations). Finished masks
+    leave the batch.
+
+    Parameters
+    ----------
+    A : Tensor
+        Coupling matrix, ``ρ(A) < 1``; computation in float64 on ``A.device``.
+    noise_cov : Tensor or None
+        Innovation covariance ``Σ_E`` (SPD); ``None`` means the identity.
+    masks : Tensor
+        Boolean bipartition masks, ``True`` marking one part (both parts non-empty in every row).
+    n_starts, seed, tol, max_iter
+        As in :func:`phi_geometric` (the same starts for every mask).
+    chunk_size : int, optional
+        Masks per batched pass; memory is ``O(chunk_size · n_starts · n²)`` (~30 temporaries). Default:
+        ``2^19 / (n_starts · n²)`` (≈ 120 MB), e.g. 655 masks at ``n = 10``. Each pass iterates until its
+        slowest mask converges.
+
+    Returns
+    -------
+    Tensor
+        ``Φ_G ≥ 0`` per mask, float64 on ``A.device``; equal to ``phi_geometric`` of each partition up to
+        round-off and the ``tol`` of the stopping rule (tests: within ``1e-9``).
+
+    Shape
+    -----
+    ``A``, ``noise_cov``: ``(n, n)``; ``masks``: ``(c, n)`` → ``(c,)``.
+
+    Raises
+    ------
+    ValueError
+        Same conditions as :func:`phi_geometric`, or malformed ``masks``.
+    """
+    if isinstance(n_starts, bool) or not isinstance(n_starts, int) or n_starts < 1:
+        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    if not (isinstance(tol, int | float) and tol > 0):
+        raise ValueError(f"tol must be a positive number, got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    A, noise_cov = _validate_model(A, noise_cov)
+    n = A.shape[-1]
+    masks = _validate_masks(masks, n, A.device)
+    sigma = stationary_cov(A, noise_cov)
+    noise = _start_noise(n_starts, n, seed, A.device)
+    scale = max(float(A.pow(2).mean().sqrt()), 1.0)
+    ld_noise = float(_logdet_spd(noise_cov))
+    k = masks.sum(-1)
+    first = torch.where((2 * k <= n)[:, None], masks, ~masks)  # the smaller part (ties: the True one)
+    out = torch.empty(masks.shape[0], dtype=torch.float64, device=A.device)
+    converged = True
+    step = max(1, int(chunk_size if chunk_size is not None else 2**19 // (n_starts * n * n)))
+    for i in range(0, masks.shape[0], step):
+        rows = slice(i, i + step)
+        f, ok = _descend_stack(A, noise_cov, sigma, first[rows], noise, scale, float(tol), max_iter)
+        out[rows] = (0.5 * (f - ld_noise)).clamp_min(0.0)
+        converged &= ok
+    if not converged:
+        warnings.warn(
+            f"phi_geometric: descent did not reach tol={tol:g} in max_iter={max_iter} sweeps",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return out

@@ -33,6 +33,10 @@ decreasing ``Ĩ'`` is bracketed by doubling ``β`` from 1 and found with Brent's
 (``scipy.optimize.brentq``), to relative precision ``xtol`` in ``β``. The toolbox instead runs L-BFGS
 on ``−Ĩ`` from ``β = 1``; both find the same maximiser of a concave function.
 
+:func:`phi_star_batch` (used by the MIB search) evaluates a whole stack of bipartitions at once: batched
+spectral reduction, then a vectorised safeguarded Newton iteration on ``Ĩ'`` (with the exact ``Ĩ''``)
+inside the same doubling bracket, instead of one Brent search per partition.
+
 Bounds: ``Φ* ≥ 0`` because ``I* ≤ I`` (Merhav et al. [2]_), and at ``β = 1``
 ``Ĩ(1) = I − Φ_H + D[p(y) ‖ q(y)]`` (``Φ_H``: stochastic interaction, ``q(y) = E_x q(y|x)``), so
 ``Φ* ≤ Φ_H − D[p(y) ‖ q(y)] ≤ Φ_H``. ``Φ*`` is *not* bounded by the geometric ``Φ_G`` in general: the
@@ -61,9 +65,9 @@ from scipy.optimize import brentq
 from torch import Tensor
 
 from hal9.metrics.gaussian import stationary_cov
-from hal9.metrics.geometric import _logdet_spd, _validate_system
+from hal9.metrics.geometric import _logdet_spd, _validate_masks, _validate_model, _validate_system
 
-__all__ = ["mismatched_information", "phi_star"]
+__all__ = ["mismatched_information", "phi_star", "phi_star_batch"]
 
 
 class _Spectral(NamedTuple):
@@ -74,12 +78,13 @@ class _Spectral(NamedTuple):
     mi: float  # I(X_{t−1}; X_t)
 
 
-def _spectral(A: Tensor, noise_cov: Tensor | None, partition: Sequence[Sequence[int]]) -> _Spectral:
-    A, noise_cov, labels = _validate_system(A, noise_cov, partition)
-    n = A.shape[-1]
-    sigma = stationary_cov(A, noise_cov)
-    same = labels[:, None] == labels[None, :]
-    zero = torch.zeros_like(A)
+def _spectral_stack(A: Tensor, sigma: Tensor, same: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(λ, w, c)`` of the module docstring for a stack of bipartitions, all batched.
+
+    Shape: ``same`` ``(b, n, n)`` bool (``True`` within a part) → ``λ``, ``w``: ``(b, n)`` (clipped at 0),
+    ``c``: ``(b,)``.
+    """
+    zero = torch.zeros((), dtype=A.dtype, device=A.device)
     sigma_d = torch.where(same, sigma, zero)  # ⊕_k Σ_{M_k M_k}
     lag_d = torch.where(same, A @ sigma, zero)  # ⊕_k (AΣ)_{M_k M_k} = Cov(y_M, x_M)
     B = torch.linalg.solve(sigma_d, lag_d.mT).mT  # ⊕_k (AΣ)_{MM} Σ_{MM}⁻¹ (Σ_d symmetric)
@@ -92,11 +97,18 @@ def _spectral(A: Tensor, noise_cov: Tensor | None, partition: Sequence[Sequence[
     lam, U = torch.linalg.eigh(0.5 * (M + M.mT))
     V = H @ L @ U  # C⁻¹ B L U
     W = V.mT @ sigma @ V  # Uᵀ Lᵀ Bᵀ C⁻¹ Σ C⁻¹ B L U
-    c = float(torch.trace(torch.cholesky_solve(sigma, LC)))
+    c = torch.diagonal(torch.cholesky_solve(sigma.expand_as(LC), LC), dim1=-2, dim2=-1).sum(-1)
+    return lam.clamp_min(0.0), torch.diagonal(W, dim1=-2, dim2=-1).clamp_min(0.0), c
+
+
+def _spectral(A: Tensor, noise_cov: Tensor | None, partition: Sequence[Sequence[int]]) -> _Spectral:
+    A, noise_cov, labels = _validate_system(A, noise_cov, partition)
+    n = A.shape[-1]
+    sigma = stationary_cov(A, noise_cov)
+    same = labels[:, None] == labels[None, :]
+    lam, w, c = _spectral_stack(A, sigma, same[None])
     mi = 0.5 * float(_logdet_spd(sigma) - _logdet_spd(noise_cov))
-    lam_np = np.clip(lam.cpu().numpy(), 0.0, None)
-    w_np = np.clip(torch.diagonal(W).cpu().numpy(), 0.0, None)
-    return _Spectral(lam_np, w_np, c, n, mi)
+    return _Spectral(lam[0].cpu().numpy(), w[0].cpu().numpy(), float(c[0]), n, mi)
 
 
 def _itilde(s: _Spectral, beta: float) -> float:
@@ -231,3 +243,139 @@ def _maximise(s: _Spectral, xtol: float, beta_max: float) -> float:
         brentq(lambda b: _itilde_grad(s, b), lo, hi, xtol=1e-300, rtol=max(xtol, 4 * np.finfo(float).eps))
     )
     return max(_itilde(s, beta), 0.0)
+
+
+def _maximise_stack(
+    lam: Tensor, w: Tensor, c_minus_n: Tensor, xtol: float, beta_max: float
+) -> tuple[Tensor, Tensor]:
+    """Vectorised ``max_{β≥0} Ĩ(β)`` for a stack of spectral forms; returns ``(I*, capped)``.
+
+    Same decisions as :func:`_maximise`, for every row at once: ``I* = 0`` if ``Ĩ'(0) ≤ 0``; otherwise
+    ``β`` doubles from 1 until ``Ĩ' ≤ 0`` (rows passing ``beta_max`` are ``capped`` and take
+    ``Ĩ(beta_max)``), then a safeguarded Newton iteration (``rtsafe``: a Newton step on ``Ĩ'`` with the
+    exact ``Ĩ''``, bisection whenever it leaves the bracket) shrinks the bracket until the step is below
+    ``max(xtol, 4ε)·β``. Both this and Brent's method stop within that relative distance of the unique
+    root, where ``Ĩ`` is flat: the values agree to ``O(|Ĩ''| (xtol β)²)``.
+
+    Shape: ``lam``, ``w``: ``(b, n)``; ``c_minus_n``: ``(b,)`` → two ``(b,)`` tensors.
+    """
+
+    def terms(beta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        bl = beta[:, None] * lam
+        q = 1.0 + bl
+        val = 0.5 * torch.log1p(bl).sum(-1) + 0.5 * beta * c_minus_n - 0.5 * beta**2 * (w / q).sum(-1)
+        grad = (
+            0.5 * (lam / q).sum(-1) + 0.5 * c_minus_n - 0.5 * (w * beta[:, None] * (2.0 + bl) / q**2).sum(-1)
+        )
+        curv = -0.5 * (lam**2 / q**2).sum(-1) - (w / q**3).sum(-1)
+        return val, grad, curv
+
+    zeros = torch.zeros_like(c_minus_n)
+    _, g0, _ = terms(zeros)
+    active = g0 > 0.0
+    capped = torch.zeros_like(active)
+    lo, hi = zeros.clone(), torch.ones_like(c_minus_n)
+    while True:  # bracket the root of Ĩ' by doubling
+        _, g, _ = terms(hi)
+        up = active & (g > 0.0)
+        if not bool(up.any()):
+            break
+        lo = torch.where(up, hi, lo)
+        hi = torch.where(up, 2.0 * hi, hi)
+        over = up & (hi > beta_max)
+        capped |= over
+        active &= ~over
+    rtol = max(xtol, 4.0 * float(torch.finfo(lam.dtype).eps))
+    beta = torch.where(active, 0.5 * (lo + hi), zeros)
+    todo = active.clone()
+    for _ in range(400):  # Newton halves the error's exponent; bisection alone needs ≤ ~100 steps here
+        if not bool(todo.any()):
+            break
+        _, g, h = terms(beta)
+        lo = torch.where(todo & (g > 0.0), beta, lo)
+        hi = torch.where(todo & (g <= 0.0), beta, hi)
+        newton = beta - g / torch.where(h < 0.0, h, -torch.ones_like(h))
+        inside = (newton > lo) & (newton < hi)
+        new = torch.where(inside, newton, 0.5 * (lo + hi))
+        step_ok = ((new - beta).abs() <= rtol * new.abs()) | (hi - lo <= 2.0 * rtol * hi) | (g == 0.0)
+        beta = torch.where(todo & (g != 0.0), new, beta)
+        todo &= ~step_ok
+    beta = torch.where(capped, torch.full_like(beta, beta_max), beta)
+    val, _, _ = terms(beta)
+    return torch.where(active | capped, val.clamp_min(0.0), zeros), capped
+
+
+def phi_star_batch(
+    A: Tensor,
+    noise_cov: Tensor | None,
+    masks: Tensor,
+    *,
+    xtol: float = 1e-12,
+    beta_max: float = 1e12,
+    chunk_size: int | None = None,
+) -> Tensor:
+    """``Φ*`` (nats) of many bipartitions at once: :func:`phi_star` batched over a stack of masks.
+
+    Every step of :func:`phi_star` runs on the whole stack — the block-diagonal decoder, the spectral
+    reduction (batched ``solve``/``cholesky``/``eigh``) and the 1-D maximisation over ``β`` (a vectorised
+    safeguarded Newton iteration instead of one Brent search per partition; see
+    :func:`_maximise_stack`). The Lyapunov solve is done once.
+
+    Parameters
+    ----------
+    A : Tensor
+        Coupling matrix, ``ρ(A) < 1``; computation in float64 on ``A.device``.
+    noise_cov : Tensor or None
+        Innovation covariance ``Σ_E`` (SPD); ``None`` means the identity.
+    masks : Tensor
+        Boolean bipartition masks, ``True`` marking one part (both parts non-empty in every row).
+    xtol, beta_max : float
+        As in :func:`phi_star`.
+    chunk_size : int, optional
+        Masks per batched pass; memory is ``O(chunk_size · n²)`` (~20 temporaries). Default
+        ``2^19 / n²`` (≈ 80 MB), e.g. 2,048 masks at ``n = 16``.
+
+    Returns
+    -------
+    Tensor
+        ``Φ* ≥ 0`` per mask, float64 on ``A.device``; equal to ``phi_star`` of each partition up to
+        round-off (tests: within ``1e-10``).
+
+    Shape
+    -----
+    ``A``, ``noise_cov``: ``(n, n)``; ``masks``: ``(c, n)`` → ``(c,)``.
+
+    Raises
+    ------
+    ValueError
+        Same conditions as :func:`phi_star`, or malformed ``masks``.
+
+    Notes
+    -----
+    ``O(c n³)`` batched work plus ``O(c n)`` per Newton step; one RuntimeWarning covers every capped row.
+    """
+    if not (isinstance(xtol, int | float) and xtol > 0):
+        raise ValueError(f"xtol must be a positive number, got {xtol!r}")
+    if not (isinstance(beta_max, int | float) and math.isfinite(beta_max) and beta_max > 1):
+        raise ValueError(f"beta_max must be a finite number > 1, got {beta_max!r}")
+    A, noise_cov = _validate_model(A, noise_cov)
+    n = A.shape[-1]
+    masks = _validate_masks(masks, n, A.device)
+    sigma = stationary_cov(A, noise_cov)
+    mi = 0.5 * float(_logdet_spd(sigma) - _logdet_spd(noise_cov))
+    out = torch.empty(masks.shape[0], dtype=A.dtype, device=A.device)
+    any_capped = False
+    step = max(1, int(chunk_size if chunk_size is not None else 2**19 // (n * n)))
+    for i in range(0, masks.shape[0], step):
+        m = masks[i : i + step]
+        lam, w, c = _spectral_stack(A, sigma, m[:, :, None] == m[:, None, :])
+        i_star, capped = _maximise_stack(lam, w, c - n, float(xtol), float(beta_max))
+        any_capped |= bool(capped.any())
+        out[i : i + m.shape[0]] = (mi - i_star).clamp_min(0.0)
+    if any_capped:
+        warnings.warn(
+            f"phi_star: Ĩ(β) still increasing at beta_max={beta_max:g}; using Ĩ(beta_max)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return out
