@@ -23,7 +23,7 @@ from hal9.metrics.gaussian import (
     stationary_cov,
     var1_covariances,
 )
-from hal9.metrics.geometric import phi_geometric
+from hal9.metrics.geometric import phi_geometric, phi_geometric_batch
 from hal9.metrics.integration import (
     IntegrationResult,
     integrated_information,
@@ -34,7 +34,7 @@ from hal9.metrics.partitions import bipartition_masks, n_bipartitions, validate_
 from hal9.metrics.pci import PCIResult, pci_of_network, perturbational_complexity
 from hal9.metrics.reporting import MetricsReport, report
 from hal9.metrics.similarity import AlignmentResult, adjacent_alignment, layer_cka_matrix, linear_cka
-from hal9.metrics.star import mismatched_information, phi_star
+from hal9.metrics.star import mismatched_information, phi_star, phi_star_batch
 
 __all__ = [
     "AlignmentResult",
@@ -64,7 +64,9 @@ __all__ = [
     "pci_of_network",
     "perturbational_complexity",
     "phi_geometric",
+    "phi_geometric_batch",
     "phi_star",
+    "phi_star_batch",
     "reconstruction_r2",
     "report",
     "sample_covariances",
