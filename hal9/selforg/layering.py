@@ -16,7 +16,7 @@ from torch import Tensor
 
 from hal9.core import adjacency_violation, layer_name
 from hal9.selforg.graph import KnnGraph
-from hal9.selforg.spectral import N_EIG, coo_parts, kmeans, spectral_embedding
+from hal9.selforg.spectral import GAP_FLOOR, N_EIG, EigenStatus, coo_parts, kmeans, spectral_embedding
 
 __all__ = ["LayeringResult", "emergent_layers", "kmeans", "modularity", "spectral_embedding"]
 
@@ -172,9 +172,12 @@ def emergent_layers(
     Nodes without edges are left out of the embedding and join the layer with the nearest feature mean
     (or ``L1`` without features). A graph with no weight, fewer than 3 connected nodes, identical features
     for every neuron or a flat spectrum (all gaps ``< 1e-9``, e.g. a complete graph of equal
-    compatibilities) yields one layer, explained in ``reason``. Cost: ``O(N k log(N k))`` for the
-    symmetrisation, ``O(nnz · 20 · 400)`` at most for the eigensolver, ``O(n_init · iters · N K²)`` for
-    k-means; memory ``O(N k)``.
+    compatibilities) yields one layer, explained in ``reason``. A gapless spectrum does not: when no
+    relative gap ``≥ 0.05`` is possible in ``[min_layers, max_layers]`` (expander-like graphs such as the
+    degree-preserving nulls) the eigensolver stops early, ``K`` is still the largest gap, and ``reason``
+    says that ``K`` is arbitrary. Cost: ``O(N k log(N k))`` for the symmetrisation, at most 64 block
+    products ``O(64 · nnz · 16)`` for the eigensolver (19–28 on gapless graphs),
+    ``O(n_init · iters · N K²)`` for k-means; memory ``O(N k)``.
     """
     _check_k_range(n_layers, min_layers, max_layers)
     if criterion not in ("eigengap", "modularity"):
@@ -200,8 +203,10 @@ def emergent_layers(
         remap[active] = torch.arange(active.numel(), device=vals.device)
         sub = _csr(remap[rows], remap[cols], vals, active.numel()) if active.numel() < n else adj
         m_eig = min(N_EIG, active.numel() - 1)
-        eigvals, vecs, converged = spectral_embedding(sub, m_eig, seed=seed, solver=solver)
         top = min(max_layers, m_eig - 1)
+        eigvals, vecs, status = spectral_embedding(
+            sub, m_eig, seed=seed, solver=solver, k_range=(min_layers, max(min_layers, top))
+        )
         gaps = {
             k: float((eigvals[k] - eigvals[k - 1]) / eigvals[k].clamp_min(1e-12))
             for k in range(min_layers, top + 1)
@@ -234,9 +239,7 @@ def emergent_layers(
         )
         reason = (
             f"{how}; relative eigengap (λ{k_best + 1}−λ{k_best})/λ{k_best + 1} = "
-            f"{gaps.get(k_best, 0.0):.4g}; "
-            "eigensolver "
-            f"{'converged' if converged else 'stopped at its matvec budget (approximate embedding)'}"
+            f"{gaps.get(k_best, 0.0):.4g}; {_solver_note(status, min_layers, top)}"
         )
         if active.numel() < n:
             reason += f"; {n - active.numel()} neurons without edges joined the nearest layer"
@@ -261,6 +264,21 @@ def emergent_layers(
         criterion,
         order_name,
         reason + f"; ordered by {order_name}" + note,
+    )
+
+
+def _solver_note(status: EigenStatus, lo: int, hi: int) -> str:
+    if status.outcome == "exact":
+        return "exact eigendecomposition"
+    if status.outcome == "converged":
+        return f"eigensolver converged ({status.matvecs} block products)"
+    if status.outcome == "gapless":
+        return (
+            f"gapless spectrum: no relative eigengap >= {GAP_FLOOR:g} possible for K in [{lo}, {hi}], "
+            f"eigensolver stopped early ({status.matvecs} block products; K arbitrary, approximate embedding)"
+        )
+    return (
+        f"eigensolver stopped at its matvec budget ({status.matvecs} block products; approximate embedding)"
     )
 
 

@@ -79,3 +79,22 @@ def test_rediscover_null_and_bad_n_null() -> None:
     assert "rediscovered/modularity" in cmp.stats and len(cmp.stats["rediscovered/eigengap"].null) == 2
     with pytest.raises(ValueError, match="n_null"):
         null_comparison(g, feats, n_null=1)
+
+
+def test_rewire_of_a_dense_graph_rejects_clashing_swaps() -> None:
+    # 40 nodes with up to 12 partners each: many proposals hit an existing edge or each other
+    gen = torch.Generator().manual_seed(3)
+    n, k = 40, 12
+    nb = torch.stack([torch.randperm(n - 1, generator=gen)[:k] for _ in range(n)])
+    nb = nb + (nb >= torch.arange(n).unsqueeze(1)).long()
+    g = KnnGraph(nb, torch.rand(n, k, generator=gen).sort(1, descending=True).values)
+    r = degree_preserving_rewire(g, n_swaps_per_edge=20, seed=0)
+    assert torch.equal(degrees(g), degrees(r))  # a duplicate edge would merge in symmetric_csr
+    valid = r.neighbors >= 0
+    assert bool((r.neighbors != torch.arange(n).unsqueeze(1)).all())
+    for row, ok in zip(r.neighbors, valid, strict=True):
+        assert row[ok].unique().numel() == int(ok.sum())
+    assert torch.equal(
+        torch.sort(r.symmetric_csr().values()).values, torch.sort(g.symmetric_csr().values()).values
+    )
+    assert edge_keys(r) != edge_keys(g)
