@@ -183,6 +183,15 @@ class SimulationConfig(_Frozen):
     def _known_device(cls, v: str) -> str:
         return check_device(v)
 
+    @model_validator(mode="after")
+    def _preemption_needs_priorities(self) -> SimulationConfig:
+        if self.preemption and self.scheduler == "round_robin":
+            raise ValueError(
+                "preemption revokes by priority, which round_robin ignores by design (each round's choice "
+                "would be revoked at once): use another scheduler or preemption=False"
+            )
+        return self
+
     @field_validator("round_interval")
     @classmethod
     def _interval(cls, v: float) -> float:

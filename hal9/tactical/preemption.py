@@ -2,15 +2,16 @@
 
 Rule (when :attr:`SimulationConfig.preemption` is on): after a scheduling round, every ready task that is
 still waiting although **no** trusted unit has room for it may take a unit from strictly lower-priority
-work. For each such task, in the round's preference order (priority first), and for each trusted unit
-whose *capacity* can hold it, the victims on that unit are its running attempts of strictly lower
-priority, taken in the order (priority ascending, elapsed time ascending) until the unit's free capacity
-plus the victims' demand covers the task's demand on every resource. The unit chosen minimises
-``duration_ij + Σ_victims elapsed`` — the task's expected duration there plus the work the victims lose, both
-in time units (ties: fewer victims, then the lower unit index). At most one decision per trusted unit is made
-per round (the next round may preempt again). The task is awarded there at once; the victims are cancelled
-(``CANCEL`` L4 → L3), lose their progress (no checkpointing) and go back to ``READY`` without spending a
-retry.
+work. Such tasks are examined in priority order (highest first; ties in the round's preference order). For
+each trusted unit whose *capacity* can hold the task, the victims on that unit are its running attempts of
+strictly lower priority, taken in the order (priority ascending, elapsed time ascending) until the unit's
+free capacity plus the victims' demand covers the task's demand on every resource. The unit chosen
+minimises ``duration_ij + Σ_victims elapsed`` — the task's expected duration there plus the work the victims
+lose, both in time units (ties: fewer victims, then the lower unit index); victims the task does not need
+after all (multi-resource demands) are then dropped again, most valuable first. At most one decision per
+unit is made per round (the next round may preempt again). The task is awarded there at once; the victims
+are cancelled (``CANCEL`` L4 → L3), lose their progress (no checkpointing) and go back to ``READY`` without
+spending a retry.
 
 Only strictly lower priorities are revoked, so preemption cannot cycle: each preemption moves capacity to
 a strictly higher priority. A stream of high-priority work can starve lower priorities — that is the
@@ -62,7 +63,7 @@ def plan_preemptions(
     Parameters
     ----------
     waiting : (W,) int
-        Ready tasks still waiting after the round, most preferred first.
+        Ready tasks still waiting after the round, in the order they may preempt (highest priority first).
     demand : (T, R) float
         Demand of every task on every resource (indexed by task id).
     priority : (T,) float
@@ -80,8 +81,8 @@ def plan_preemptions(
     Returns
     -------
     list of Preemption
-        At most one per waiting task and ``trusted.sum()`` in all; no attempt is revoked twice and each
-        decision accounts for the capacity the earlier ones used.
+        At most one per waiting task and one per unit; no attempt is revoked twice and each decision
+        accounts for the capacity the earlier ones used.
 
     Notes
     -----
@@ -92,8 +93,7 @@ def plan_preemptions(
     free = np.array(free, dtype=np.float64)
     m = run_task.size
     out: list[Preemption] = []
-    budget = int(np.count_nonzero(trusted))
-    if m == 0 or waiting.size == 0 or budget == 0:
+    if m == 0 or waiting.size == 0 or not trusted.any():
         return out
     run_prio = priority[run_task]
     order = np.lexsort((run_task, run_elapsed, run_prio, run_unit))
@@ -103,8 +103,8 @@ def plan_preemptions(
     seg = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, m]))
     pos = np.arange(m)
     revocable = trusted[unit_s].copy()
-    for i in _candidates(waiting, demand, priority, free, capacity, trusted, unit_s, prio_s, dem_s):
-        if len(out) >= budget or not revocable.any():
+    for i in _candidates(waiting, demand, priority, free, capacity, trusted, unit_s, prio_s, dem_s).tolist():
+        if not revocable.any():
             break
         p, d = priority[i], demand[i]
         elig = revocable & (prio_s < p) & _covers(capacity[unit_s], d)
@@ -122,10 +122,18 @@ def plan_preemptions(
         units = unit_s[first]
         cost = cum[first, -2] + (duration(i)[units] if duration is not None else 0.0)
         k = first[np.lexsort((units, cum[first, -1], cost))[0]]
-        victims = elig & (seg == seg[k]) & (pos <= k)
         j = int(unit_s[k])
-        revocable &= ~victims
-        free[j] += dem_s[victims].sum(axis=0) - d
+        victims = np.flatnonzero(elig & (seg == seg[k]) & (pos <= k))
+        # drop, from the most valuable end, victims whose demand the task does not need after all
+        have = free[j] + dem_s[victims].sum(axis=0)
+        keep = np.ones(victims.size, dtype=bool)
+        for v in range(victims.size - 1, -1, -1):
+            if _covers(have - dem_s[victims[v]], d):
+                have = have - dem_s[victims[v]]
+                keep[v] = False
+        victims = victims[keep]
+        revocable[unit_s == j] = False  # one decision per unit per round
+        free[j] = have - d
         out.append(Preemption(task=i, unit=j, victims=tuple(task_s[victims].tolist())))
     return out
 
@@ -140,29 +148,44 @@ def _candidates(
     unit_s: NDArray,
     prio_s: NDArray,
     dem_s: NDArray,
-) -> list[int]:
+) -> NDArray:
     """Waiting tasks (in order) that fit no trusted unit's free capacity but would fit one after revoking
-    every lower-priority attempt on it — a necessary condition, checked for all tasks at once in blocks of
-    ``(tasks, units, resources)`` bounded to ~2²⁰ values."""
-    levels = np.unique(prio_s)
+    every lower-priority attempt on it — a necessary condition, checked for all tasks at once.
+
+    ``gain_l = free + Σ demand of the attempts with priority < level_l`` is built per unit for the distinct
+    priority levels of the waiting tasks, in blocks of levels and of tasks, so every temporary holds at most
+    ~2²⁰ values whatever the number of levels, units or tasks.
+    """
     n_units, n_res = free.shape
-    below = np.searchsorted(levels, priority[waiting], side="left")  # lower levels a task may revoke
-    waiting = waiting[below > 0]
-    below = below[below > 0]
-    if waiting.size == 0:
-        return []
-    # gain[c] = free + demand of the attempts on the c lowest priority levels, per unit: (levels + 1, U, R)
-    per_level = np.zeros((levels.size, n_units, n_res))
     keep = trusted[unit_s]
-    np.add.at(per_level, (np.searchsorted(levels, prio_s[keep]), unit_s[keep]), dem_s[keep])
-    gain = free[None] + np.concatenate([np.zeros((1, n_units, n_res)), np.cumsum(per_level, axis=0)])
+    a_prio, a_unit, a_dem = prio_s[keep], unit_s[keep], dem_s[keep]
+    if a_prio.size == 0:
+        return waiting[:0]
+    wprio = priority[waiting]
+    sel = wprio > a_prio.min()
+    if not sel.any():
+        return waiting[:0]
+    levels = np.unique(wprio[sel])
+    wlev = np.searchsorted(levels, wprio)  # the level of each selected task
+    bucket = np.searchsorted(levels, a_prio, side="right")  # attempt counts for levels >= bucket
     units = np.flatnonzero(trusted)
-    out: list[int] = []
-    step = max(1, (1 << 20) // max(units.size * n_res, 1))
-    for lo in range(0, waiting.size, step):
-        w, c = waiting[lo : lo + step], below[lo : lo + step]
-        d = demand[w][:, None, :]
-        fits_now = _covers(free[units][None], d).any(axis=1)
-        could = (_covers(gain[c][:, units], d) & _covers(capacity[units][None], d)).any(axis=1)
-        out.extend(w[could & ~fits_now].tolist())
-    return out
+    cap = capacity[units][None]
+    block = max(1, (1 << 20) // max(n_units * n_res, 1))
+    rows = max(1, (1 << 20) // max(units.size * n_res, 1))
+    ok = np.zeros(waiting.size, dtype=bool)
+    acc = np.array(free, dtype=np.float64)
+    for l0 in range(0, levels.size, block):
+        l1 = min(levels.size, l0 + block)
+        table = np.zeros((l1 - l0, n_units, n_res))
+        inb = (bucket >= l0) & (bucket < l1)
+        np.add.at(table, (bucket[inb] - l0, a_unit[inb]), a_dem[inb])
+        gain = acc[None] + np.cumsum(table, axis=0)
+        acc = gain[-1]
+        mine = np.flatnonzero(sel & (wlev >= l0) & (wlev < l1))
+        for r0 in range(0, mine.size, rows):
+            t = mine[r0 : r0 + rows]
+            d = demand[waiting[t]][:, None, :]
+            fits_now = _covers(free[units][None], d).any(axis=1)
+            could = (_covers(gain[wlev[t] - l0][:, units], d) & _covers(cap, d)).any(axis=1)
+            ok[t] = could & ~fits_now
+    return waiting[ok]

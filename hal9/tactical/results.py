@@ -4,7 +4,7 @@ Metrics (times in simulation time units):
 
 * ``makespan`` — last task end − first goal arrival;
 * task ``latency`` — completion time − arrival of its goal (completed tasks): mean and P95, and the mean per
-  priority level (``latency_mean_priority_<p>``, when tasks have more than one priority);
+  priority level (``latency_mean_priority_<p>``, when tasks have 2 to 16 distinct priorities);
 * ``deadline_miss_rate`` — among tasks with a deadline, the fraction not completed by it (cancelled and failed
   tasks count as misses);
 * unit ``utilisation`` — time a unit holds at least one awarded attempt (union of its attempt intervals,
@@ -40,6 +40,10 @@ _REASONS = {
     6: "demand exceeds the capacity of every live unit",
     7: "goal rejected by admission control (queue full)",
 }
+
+
+#: Per-priority latency metrics are reported up to this many distinct priority levels.
+_MAX_PRIORITY_LEVELS = 16
 
 
 def jain_index(x: NDArray) -> float:
@@ -198,11 +202,12 @@ class SimulationResult:
             "messages": float(len(self.messages)),
         }
         levels = np.unique(self.task_priority)
-        if levels.size > 1:
+        if 1 < levels.size <= _MAX_PRIORITY_LEVELS:
             prio = self.task_priority[done]
             for level in levels.tolist():
                 lat = latency[prio == level]
-                out[f"latency_mean_priority_{level:g}"] = float(lat.mean()) if lat.size else float("nan")
+                name = str(int(level)) if float(level).is_integer() else repr(float(level))
+                out[f"latency_mean_priority_{name}"] = float(lat.mean()) if lat.size else float("nan")
         out.update({f"messages_{k.lower()}": float(v) for k, v in self.messages.counts().items()})
         return out
 

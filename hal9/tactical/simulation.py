@@ -355,8 +355,10 @@ class TacticalSimulation:
             return
         att = tk.attempt[running]
         att = np.where(att < -1, -att - 2, att)  # attempts on crashed, not yet detected units
+        waiting = ready[self._order(ready)]
+        waiting = waiting[np.argsort(-tk.priority[waiting], kind="stable")]  # whatever the scheduler's order
         plan = plan_preemptions(
-            ready[self._order(ready)],
+            waiting,
             tk.demand,
             tk.priority,
             un.free,
@@ -388,10 +390,15 @@ class TacticalSimulation:
         """Preempt running task ``i``: CANCEL to its unit, progress lost, ``READY`` again (no retry spent)."""
         tk = self.tasks
         j, a = int(tk.unit[i]), int(tk.attempt[i])
-        if a < -1:
-            a = tk.attempt[i] = -a - 2
-        self.messages.send_many(_M_CANCEL, _L4, _COORD, _L3, j, self.now, i)
         self._release(i, j)
+        if a < -1:
+            # The unit has crashed and L4 does not know yet: the work was lost to the crash, so it counts
+            # as a lost attempt and spends a retry, exactly as on detection.
+            tk.attempt[i] = -a - 2
+            tk.end_attempt(-a - 2, self.now, completed=False)
+            self._orphan(i, j)
+            return
+        self.messages.send_many(_M_CANCEL, _L4, _COORD, _L3, j, self.now, i)
         tk.end_attempt(a, self.now, completed=False, preempted=True)
         tk.unit[i] = -1
         tk.state[i] = _READY

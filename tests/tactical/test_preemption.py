@@ -96,8 +96,9 @@ def test_plan_covers_multi_resource_demand_with_fewest_victims() -> None:
         run_unit=np.array([0, 0]),
         run_elapsed=np.array([0.5, 1.0]),
     )
-    # ordered by elapsed time task 1 comes first but frees no resource 2; both are needed
-    assert len(plan) == 1 and plan[0].unit == 0 and sorted(plan[0].victims) == [1, 2]
+    # in victim order task 1 (less elapsed) comes first, but it frees nothing of resource 2 and task 2
+    # alone covers the need: task 1 is dropped again
+    assert len(plan) == 1 and plan[0].unit == 0 and plan[0].victims == (2,)
     # an untrusted unit or a capacity that cannot hold the task yields no plan
     for trusted, cap in (([False], [[2.0, 2.0]]), ([True], [[2.0, 1.0]])):
         assert not plan_preemptions(
@@ -143,3 +144,101 @@ def test_preemption_is_deterministic() -> None:
     r2 = _run(units, goals, preemption=True, failure_rate=0.1, crash_rate=0.05, seed=9)
     assert np.array_equal(r1.attempt_outcome, r2.attempt_outcome)
     assert np.array_equal(r1.end, r2.end, equal_nan=True)
+
+
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_highest_waiting_priority_preempts_first_whatever_the_scheduler(scheduler: str) -> None:
+    # edf orders waiting tasks by deadline; preemption still goes by priority,
+    # so the priority-5 task takes the unit at once and nothing is revoked after zero elapsed time
+    goals = [
+        Goal(id="low", priority=1, tasks=(Task(id="a", work=4),)),
+        Goal(id="mid", priority=3, arrival=1.0, deadline=2.0, tasks=(Task(id="m", work=1),)),
+        Goal(id="high", priority=5, arrival=1.0, tasks=(Task(id="b", work=1),)),
+    ]
+    res = _run([Unit(id="u")], goals, scheduler=scheduler, preemption=True)
+    assert res.metrics["attempts_preempted"] == 1.0
+    assert res.messages.counts()["CANCEL"] == 1
+    assert res.end[res.task_ids.index("b")] == pytest.approx(2.0)
+
+
+def test_revoking_an_attempt_lost_to_an_undetected_crash_counts_as_a_loss() -> None:
+    goals = [
+        Goal(id="low", priority=1, tasks=(Task(id="a", work=4),)),
+        Goal(id="high", priority=5, arrival=1.0, tasks=(Task(id="b", work=1),)),
+    ]
+    sim = TacticalSimulation(
+        [Unit(id="u")],
+        SimulationConfig(round_interval=0, preemption=True, detection_delay=5.0, max_retries=1),
+    )
+    for g in goals:
+        sim.submit(g)
+    sim.fail_unit("u", at=0.5)
+    res = sim.run()
+    a = res.task_ids.index("a")
+    # a's attempt died with the unit at 0.5: revoking it at 1.0 records a loss (not a preemption)
+    assert res.metrics["attempts_preempted"] == 0.0
+    assert res.attempt_outcome[res.attempt_task == a][0] == 2
+    assert res.lost == 0
+
+
+def test_one_decision_per_unit_per_round() -> None:
+    # two waiting high-priority tasks, two units of which only unit 0 runs revocable work
+    plan = plan_preemptions(
+        waiting=np.array([0, 1]),
+        demand=np.ones((5, 1)),
+        priority=np.array([9.0, 9.0, 0.0, 0.0, 10.0]),
+        free=np.zeros((2, 1)),
+        capacity=np.array([[2.0], [1.0]]),
+        trusted=np.array([True, True]),
+        run_task=np.array([2, 3, 4]),
+        run_unit=np.array([0, 0, 1]),
+        run_elapsed=np.array([1.0, 2.0, 1.0]),
+    )
+    assert [(p.task, p.unit, p.victims) for p in plan] == [(0, 0, (2,))]
+
+
+def test_candidates_match_brute_force_and_stay_bounded_with_continuous_priorities() -> None:
+    import tracemalloc
+
+    from hal9.tactical.preemption import _candidates
+
+    rng = np.random.default_rng(0)
+    n_units, m, w = 1500, 6000, 3000
+    demand = rng.uniform(0.1, 1.0, (m + w, 2))
+    priority = rng.uniform(0, 10, m + w)  # continuous: every attempt its own level
+    run_task = np.arange(m)
+    run_unit = rng.integers(0, n_units, m)
+    capacity = np.full((n_units, 2), 3.0)
+    free = rng.uniform(0, 0.3, (n_units, 2))
+    trusted = rng.random(n_units) < 0.9
+    waiting = np.arange(m, m + w)
+    order = np.lexsort((run_task, run_unit))
+    tracemalloc.start()
+    got = _candidates(
+        waiting, demand, priority, free, capacity, trusted, run_unit[order], priority[order], demand[order]
+    )
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 * 2**20  # a dense (levels, units, resources) table would need ~140 MB here
+    want = []
+    for i in waiting[:400].tolist():
+        d = demand[i]
+        if np.all(free[trusted] >= d * (1 - 1e-9) - 1e-9, axis=1).any():
+            continue
+        lower = trusted[run_unit] & (priority[run_task] < priority[i])
+        gain = (
+            free
+            + np.array(
+                [np.bincount(run_unit[lower], demand[run_task][lower, r], n_units) for r in range(2)]
+            ).T
+        )
+        if (trusted & np.all(gain >= d * (1 - 1e-9) - 1e-9, axis=1)).any():
+            want.append(i)
+    assert got[got < m + 400].tolist() == want and len(want) > 10
+
+
+def test_round_robin_with_preemption_is_rejected() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="round_robin"):
+        SimulationConfig(scheduler="round_robin", preemption=True)
