@@ -154,17 +154,18 @@ def _score(
     b = x.index_select(0, safe.reshape(-1)).view(r, m, x.shape[1]) if feats is None else feats
     w = check_kernel_output(kernel(x.index_select(0, rows)[:, None, :], b), (r, 1, m)).squeeze(1)
     key = _pack(w, safe).masked_fill_(bad, -1)
+    ids = cand  # repeats are judged on the raw ids: clamped, a -1 would pose as neuron 0 and mask it
     if m < k:
         key = torch.cat([key, key.new_full((r, k - m), -1)], dim=1)
-        safe = torch.cat([safe, safe.new_full((r, k - m), -1)], dim=1)
+        ids = torch.cat([ids, ids.new_full((r, k - m), -1)], dim=1)
     if many_repeats:
-        return _topk_distinct(safe, key, k)
+        return _topk_distinct(ids, key, k)
     top = key.topk(k, dim=1, sorted=True).values
     idx = torch.where(top >= 0, _LOW - (top & _LOW), -1 - torch.arange(k, device=top.device))
     idx = idx.sort(dim=1).values
     redo = (idx[:, 1:] == idx[:, :-1]).any(dim=1).nonzero().squeeze(1)
     if redo.numel():
-        top[redo] = _topk_distinct(safe[redo], key[redo], k)
+        top[redo] = _topk_distinct(ids[redo], key[redo], k)
     return top
 
 

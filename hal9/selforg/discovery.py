@@ -92,7 +92,11 @@ def discover(
         Partners per neuron, ``1 ≤ k < N``.
     kernel : Kernel
         Compatibility ``kernel(a (..., B, F), b (..., C, F)) -> (..., B, C)`` in ``[0, 1]``
-        (see :mod:`hal9.selforg.kernels`); default :func:`~hal9.selforg.kernels.hal9_kernel`.
+        (see :mod:`hal9.selforg.kernels`); default :func:`~hal9.selforg.kernels.hal9_kernel`. In approx
+        mode on CPU it is called concurrently from several worker threads (Notes): for the result to be
+        deterministic, it must be a pure, thread-safe function of its inputs — no shared random
+        generator, cache or other mutable state, and a pair's value must not depend on the block it
+        is computed in.
     mode : {"exact", "approx"}
         ``"exact"``: blocked all-pairs, ``O(N²)`` kernel evaluations. ``"approx"``: sorted-window +
         random candidates refined by neighbour-of-neighbour steps, ``O(N·m)`` evaluations (Notes).
@@ -105,8 +109,9 @@ def discover(
         (default ``2k``), ``n_random`` pseudo-random candidates (default ``k``), at most ``n_iter``
         NN-descent steps, each joining the first ``fanout`` forward and ``fanout`` sampled reverse
         partners. The defaults are tuned for the HAL9 kernel, whose partners lie within the speed
-        window (the descent is then skipped, see Notes); kernels without a dominant sortable feature
-        (e.g. a Gaussian in several columns) need ``n_iter ≈ 4`` for recall ≥ 0.9.
+        window (the descent then changes little and stops early, see Notes); kernels without a
+        dominant sortable feature (e.g. a Gaussian in several columns) need ``n_iter ≈ 4`` for
+        recall ≥ 0.9.
     tol : float
         Approx mode: skip the next NN-descent step when it would change at most ``tol·N`` neurons'
         partners (estimated on a sample of 4096 neurons for ``N > 8192``), and stop after a step that
@@ -158,8 +163,10 @@ def discover(
     HAL9's kernel falls fastest with ``|Δs|`` (its complexity term prefers *moderate* ``|Δc|``, so
     nearness in ``c`` is a poor proxy): the true partners of ``i`` are the nearest in speed among the
     neurons of complementary complexity (about half of them), so a speed window of ``2k`` holds them
-    almost always (with equal energies), and with the defaults the check skips the descent (measured
-    recall 1.0 at 20k; at ``window = k`` the descent runs and reaches 0.98). The search runs on the
+    almost always (with equal energies), and with the defaults the descent has little to do (measured
+    recall 1.0 at 20k; at ``window = k`` the descent runs and reaches 0.98): for ``N > 8192`` the sampled
+    check skips it (``s = 0``); for ``N ≤ 8192`` there is no sampled check, so one full step runs and
+    the descent stops after it if it changed at most ``tol·N`` rows (``s ≥ 1``). The search runs on the
     neurons renumbered in sorted order of the first non-constant column, for memory locality (the speed
     window is an index range, and exact ties break by that order in this mode). Row chunks of ≤ 2¹⁷ pairs run
     on ``torch.get_num_threads()`` worker threads with one intra-op thread each (one synchronisation
@@ -167,7 +174,8 @@ def discover(
     not depend on the chunking or the thread count.
     Time ``O(N·(m₀ + s·(k + f)(1 + 2f))·F + F·N log N)`` (kernel evaluations and sorts),
     ``m₀ = F'·(2w+1) + n_random`` (``F'`` non-constant columns, ``f = fanout``, ``s ≤ n_iter`` steps
-    run); memory ``O(N·(k + F'·F))`` (keys, results, one feature copy per further sorted column) plus
+    run); memory ``O(N·(k + F'·F))`` (keys, results, ``F'`` copies of the features: the renumbered one
+    and one per further sorted column) plus
     chunks of ≤ 2¹⁷ pairs. Recall and timings: ``tests/selforg/test_discovery.py`` and
     ``tests/benchmarks/test_bench_discovery.py`` (docs/benchmarks.md).
 

@@ -16,7 +16,11 @@ Run order: exact / NumPy at 10k, exact + approx at 20k (the recall goal), the ap
   rows against the exact graph at 10k; 400 random rows against dense kernel rows above), process peak RSS
   (``ru_maxrss``: includes the interpreter, torch and earlier tests — an upper bound on discovery's own).
 * ``test_summary``: exact-vs-NumPy ratios, approx scaling exponent (least-squares slope of ``log t`` vs
-  ``log N`` over the sweep; goal ≤ 1.2), 1M goals (≤ 60 s, ≤ 24 GB); printed and in ``extra_info``.
+  ``log N`` over the sweep; goal ≤ 1.2) and, as a check on it, the local slope between the two largest
+  ``N`` (wall and CPU time: the global fit is flattened by fixed costs at small ``N``), 1M goals (≤ 60 s,
+  ≤ 24 GB). Printed, with one ``MET`` / ``NOT MET`` line per goal, and in ``extra_info`` (``goals``).
+  Speed goals are recorded, not asserted (timings depend on the machine's load); the recall goal is
+  asserted.
 
 ``k = 16`` throughout; populations from :func:`primordial_population` (``seed = N``); each figure is stored
 with the 1-minute load average before and after it (other processes skew timings). Figures go to
@@ -272,6 +276,16 @@ def scaling_exponent(points: list[tuple[int, float]]) -> float:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
+def local_exponent(points: list[tuple[int, float]]) -> float:
+    """Slope of ``log t`` against ``log N`` between the last two points (the largest ``N``)."""
+    (n0, t0), (n1, t1) = points[-2], points[-1]
+    return math.log(t1 / t0) / math.log(n1 / n0)
+
+
+def _goal(goals: dict[str, Any], name: str, value: float, goal: str, met: bool) -> None:
+    goals[name] = {"value": value, "goal": goal, "met": met}
+
+
 def _summary() -> dict[str, Any]:
     rep = _load()
     summary: dict[str, Any] = {}
@@ -288,12 +302,39 @@ def _summary() -> dict[str, Any]:
         summary[f"approx_recall_{RECALL_N}_ge_{RECALL_GOAL}"] = (
             rep[f"approx_{RECALL_N}"]["recall"] >= RECALL_GOAL
         )
+    goals: dict[str, Any] = {}
+    if f"approx_{RECALL_N}" in rep:
+        rec = rep[f"approx_{RECALL_N}"]["recall"]
+        _goal(goals, f"approx recall at {RECALL_N:,}", rec, f">= {RECALL_GOAL}", rec >= RECALL_GOAL)
     pts = [(n, rep[f"approx_{n}"]["median_s"]) for n in SWEEP if f"approx_{n}" in rep]
+    cpu_pts = [(n, rep[f"approx_{n}"]["median_cpu_s"]) for n in SWEEP if f"approx_{n}" in rep]
     if len(pts) >= 2:
         slope = scaling_exponent(pts)
         summary["approx_scaling_exponent"] = slope
         summary["approx_scaling_points"] = pts
         summary[f"approx_scaling_exponent_le_{EXPONENT_GOAL}"] = slope <= EXPONENT_GOAL
+        summary["approx_scaling_exponent_cpu"] = scaling_exponent(cpu_pts)
+        # the fit over the whole sweep is flattened by fixed costs at small N: report the top end too
+        tag = f"{pts[-2][0]}_to_{pts[-1][0]}"
+        summary[f"approx_local_exponent_{tag}"] = local_exponent(pts)
+        summary[f"approx_local_exponent_cpu_{tag}"] = local_exponent(cpu_pts)
+        span = f"{pts[0][0]:,}-{pts[-1][0]:,}"
+        _goal(
+            goals,
+            f"scaling exponent, fit {span} (wall)",
+            slope,
+            f"<= {EXPONENT_GOAL}",
+            slope <= EXPONENT_GOAL,
+        )
+        top = f"{pts[-2][0]:,}->{pts[-1][0]:,}"
+        for kind, v in (("wall", local_exponent(pts)), ("CPU", local_exponent(cpu_pts))):
+            _goal(
+                goals,
+                f"local slope {top} ({kind}, informative)",
+                v,
+                f"<= {EXPONENT_GOAL}",
+                v <= EXPONENT_GOAL,
+            )
     if "approx_1000000" in rep:
         big = rep["approx_1000000"]
         summary["approx_1M_median_s"] = big["median_s"]
@@ -301,6 +342,10 @@ def _summary() -> dict[str, Any]:
         summary["process_peak_rss_mb_after_1M"] = big["process_peak_rss_mb"]
         summary[f"approx_1M_le_{GOAL_1M_S}s"] = big["median_s"] <= GOAL_1M_S
         summary[f"approx_1M_peak_rss_le_{GOAL_1M_GB}GB"] = big["process_peak_rss_mb"] / 1024 <= GOAL_1M_GB
+        t, gb = big["median_s"], big["process_peak_rss_mb"] / 1024
+        _goal(goals, "approx 1M median time (s)", t, f"<= {GOAL_1M_S}", t <= GOAL_1M_S)
+        _goal(goals, "approx 1M process peak RSS (GB)", gb, f"<= {GOAL_1M_GB}", gb <= GOAL_1M_GB)
+    summary["goals"] = goals
     summary["load_1min_end"] = _load1()
     _record("summary", summary)
     print()
@@ -312,5 +357,7 @@ def _summary() -> dict[str, Any]:
         row = (n, t, a["median_cpu_s"], a["recall"], a["process_peak_rss_mb"], f"{lb:.2f}/{la:.2f}")
         print("{:>10,} {:>16.3f} {:>7.2f} {:>8.4f} {:>12.0f} {:>18}".format(*row))
     print(json.dumps(summary, indent=2))
+    for name, g in goals.items():  # recorded, not asserted: speed depends on the machine's load
+        print(f"{'MET' if g['met'] else 'NOT MET':>8}  {name}: {g['value']:.4g} (goal {g['goal']})")
     assert not any(isinstance(v, float) and math.isnan(v) for v in summary.values())
     return summary

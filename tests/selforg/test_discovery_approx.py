@@ -1,6 +1,7 @@
 """Internals of the approximate discovery mode (hal9.selforg._approx)."""
 
 import threading
+import time
 
 import pytest
 import torch
@@ -61,7 +62,8 @@ def test_score_fast_path_equals_full_dedup(m: int) -> None:
     x = pop.features
     g = torch.Generator().manual_seed(2)
     rows = torch.arange(100, 160)
-    cand = torch.randint(0, 40, (60, m), generator=g) + 100  # many repeats, includes the row itself
+    cand = torch.randint(-1, 40, (60, m), generator=g)  # many repeats, includes the row itself,
+    cand = torch.where(cand > 0, cand + 99, cand)  # -1 (no partner) and neuron 0
     cand[:, ::9] = -1
     k = 8
     fast = A._score(x, rows, cand, k, hal9_kernel, many_repeats=False)
@@ -78,20 +80,78 @@ def test_score_fast_path_equals_full_dedup(m: int) -> None:
         assert bool((w[r, : len(found)] >= kth).all())
 
 
-def test_run_chunks_threads_errors_and_restore() -> None:
-    threads = torch.get_num_threads()
+def _brute_topk(x: torch.Tensor, rows: torch.Tensor, cand: torch.Tensor, k: int) -> list[list[int]]:
+    """Reference: top ``k`` of each row's distinct valid candidates by (weight desc, index asc)."""
+    out = []
+    for r in range(rows.numel()):
+        i = int(rows[r])
+        valid = sorted({c for c in cand[r].tolist() if c >= 0 and c != i})
+        if not valid:
+            out.append([])
+            continue
+        w = hal9_kernel(x[i][None], x[valid]).squeeze(0).to(torch.float32).tolist()
+        out.append([c for _, c in sorted(zip(w, valid, strict=True), key=lambda t: (-t[0], t[1]))][:k])
+    return out
+
+
+@pytest.mark.parametrize("many_repeats", [False, True])
+@pytest.mark.parametrize("m", [3, 6, 24])
+def test_score_minus_one_does_not_hide_neuron_zero(m: int, many_repeats: bool) -> None:
+    """A ``-1`` (no partner) before a real candidate 0 must not make 0 look like a repeat."""
+    x = primordial_population(200, seed=3).features
+    g = torch.Generator().manual_seed(4)
+    n_rows, k = 40, 4
+    rows = torch.arange(1, 1 + n_rows)
+    cand = torch.randint(1, 30, (n_rows, m), generator=g)  # repeats, sometimes the row itself
+    for r in range(n_rows):  # "-1, 0" at every position in turn, sometimes 0 twice or -1 alone
+        p = r % (m - 1)
+        cand[r, p], cand[r, p + 1] = -1, 0
+        if r % 3 == 1:
+            cand[r, (p + 2) % m] = -1
+        if r % 5 == 2:
+            cand[r, (p + 3) % m] = 0
+    cand[0] = torch.tensor([-1, 0, 1] + [2] * (m - 3))[:m]  # the reported case (rows[0] = 1 is self)
+    got = A._score(x, rows, cand, k, hal9_kernel, many_repeats=many_repeats)
+    idx, _ = A._unpack(got)
+    ref = _brute_topk(x, rows, cand, k)
+    for r in range(n_rows):
+        assert idx[r].tolist() == ref[r] + [-1] * (k - len(ref[r])), (r, cand[r].tolist())
+    assert 0 in ref[0]  # the case does exercise neuron 0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_run_chunks_threads_errors_and_restore(threads: int) -> None:
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _check_run_chunks(threads)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _check_run_chunks(threads: int) -> None:
     seen: set[int] = set()
+    ran: list[tuple[int, int]] = []
+    lock = threading.Lock()
     out = torch.zeros(1000, dtype=torch.int64)
 
     def fn(r0: int, r1: int) -> None:
-        seen.add(threading.get_ident())
-        assert torch.get_num_threads() == (1 if threads > 1 else threads)
+        with lock:
+            seen.add(threading.get_ident())
+            ran.append((r0, r1))
+        assert torch.get_num_threads() == 1  # workers are single-threaded; so is the inline path here
         out[r0:r1] = torch.arange(r0, r1)
+        time.sleep(0.001)  # long enough that one worker cannot take every chunk before the other starts
 
     chunks = [(r0, min(1000, r0 + 7)) for r0 in range(0, 1000, 7)]
     A._run_chunks(fn, chunks, torch.device("cpu"))
     assert torch.equal(out, torch.arange(1000))
-    assert torch.get_num_threads() == threads
+    assert sorted(ran) == chunks  # every chunk ran exactly once
+    if threads > 1:
+        assert 1 < len(seen) <= threads and threading.get_ident() not in seen  # on the workers
+    else:
+        assert seen == {threading.get_ident()}  # inline, on the calling thread
+    assert torch.get_num_threads() == threads  # restored after the workers' set_num_threads(1)
 
     def bad(r0: int, r1: int) -> None:
         if r0 >= 500:
