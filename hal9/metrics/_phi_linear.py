@@ -32,6 +32,10 @@ LOG_2PIE = math.log(2.0 * math.pi * math.e)
 CHUNK_BYTES = 256 * 2**20
 #: Number of (n, n) temporaries held per mask in :func:`linear_terms`.
 _TEMPS_PER_MASK = 8
+#: Smallest normalisation ``K(B)`` (nats) that is divided by: bipartitions with ``K(B) ≤ K_MIN`` score
+#: ``+inf`` under ``criterion="normalised"`` and report no normalised value. The cutoff is JIDT's
+#: (``IntegratedMeasureCalculatorGaussian``, which scores ``K < 1e-12`` as ``+inf``).
+K_MIN = 1e-12
 
 Evaluator = Callable[[Tensor], tuple[Tensor, Tensor]]
 
@@ -125,13 +129,13 @@ def chunk_size_for(n: int, itemsize: int = 8) -> int:
 
 
 def score(values: Tensor, K: Tensor, criterion: str) -> Tensor:
-    """Objective minimised by the MIB search: ``Φ`` (``"min"``) or ``Φ/K`` (``"normalised"``, ``K > 0``).
+    """Objective minimised by the MIB search: ``Φ`` (``"min"``) or ``Φ/K`` (``"normalised"``, ``K > K_MIN``).
 
-    Partitions with ``K(B) ≤ 0`` cannot be normalised and score ``+inf``.
+    Partitions with ``K(B) ≤`` :data:`K_MIN` (``1e-12``) cannot be normalised and score ``+inf``.
     """
     if criterion == "min":
         return values
-    pos = K > 0
+    pos = K > K_MIN
     return torch.where(pos, values / torch.where(pos, K, torch.ones_like(K)), torch.full_like(K, math.inf))
 
 
@@ -152,7 +156,7 @@ def exhaustive_search(
             best_s = float(s[j])
             best = (masks[j].clone(), float(vals[j]), float(K[j]))
     if best is None:
-        raise ValueError("criterion='normalised' is undefined: K(B) <= 0 for every bipartition")
+        raise ValueError("criterion='normalised' is undefined: K(B) <= 1e-12 for every bipartition")
     return best[0], best[1], best[2], n_bipartitions(n)
 
 
@@ -228,7 +232,7 @@ def exhaustive_linear(stats: LinearStats, measure: str, criterion: str) -> tuple
         s = score(vals, K, criterion)
         j = int(torch.argmin(s))
         if not bool(torch.isfinite(s[j])):
-            raise ValueError("criterion='normalised' is undefined: K(B) <= 0 for every bipartition")
+            raise ValueError("criterion='normalised' is undefined: K(B) <= 1e-12 for every bipartition")
         code, value, k = j + 1, float(vals[j]), float(K[j])
     mask = torch.tensor([(code >> i) & 1 for i in range(n)], dtype=torch.bool, device=stats.past.device)
     return mask, value, k, n_bipartitions(n)
@@ -326,6 +330,6 @@ def heuristic_search(
         if ms < best_s:
             best, best_s = m, ms
     if not math.isfinite(best_s):
-        raise ValueError("criterion='normalised' is undefined: K(B) <= 0 for every bipartition tried")
+        raise ValueError("criterion='normalised' is undefined: K(B) <= 1e-12 for every bipartition tried")
     vals, K = evaluate(best[None, :])
     return best, float(vals[0]), float(K[0]), evaluated + 1

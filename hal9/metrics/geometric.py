@@ -447,10 +447,12 @@ def phi_geometric_batch(
     Same algorithm, starts and stopping rule as :func:`phi_geometric` — block-coordinate descent from
     ``n_starts`` seeded starts, a mask finishing when all its starts change ``ln det Σ_E'`` by at most
     ``tol`` in one sweep — run on every (mask, start) pair at once. Masks are grouped by the size ``s`` of
-    their smaller part; within a group the nodes are permuted so that part comes first and the cut step
-    is solved in closed form (:func:`_solve_cut`: a Schur elimination and a generalised Sylvester
-    equation, ``O(n³ + s⁴)`` per pair instead of the ``O(n⁶)`` dense normal equations). Finished masks
-    leave the batch.
+    their smaller part (a stable sort; results are scattered back to the input order) and chunks never
+    mix sizes. Within a chunk the nodes are permuted so that part comes first and the cut step is solved
+    in closed form (:func:`_solve_cut`: a Schur elimination and a generalised Sylvester equation,
+    ``O(n³ + s⁴)`` per pair instead of the ``O(n⁶)`` dense normal equations). A mask leaves its chunk as
+    soon as all its starts have converged, so only the unconverged pairs keep iterating. A mask's value
+    depends neither on the order of ``masks`` nor on ``chunk_size``.
 
     Parameters
     ----------
@@ -464,8 +466,8 @@ def phi_geometric_batch(
         As in :func:`phi_geometric` (the same starts for every mask).
     chunk_size : int, optional
         Masks per batched pass; memory is ``O(chunk_size · n_starts · n²)`` (~30 temporaries). Default:
-        ``2^19 / (n_starts · n²)`` (≈ 120 MB), e.g. 655 masks at ``n = 10``. Each pass iterates until its
-        slowest mask converges.
+        ``2^19 / (n_starts · n²)`` (≈ 120 MB), e.g. 655 masks at ``n = 10``. A pass lasts as many
+        sweeps as its slowest mask needs, but each sweep only processes the masks still iterating.
 
     Returns
     -------
@@ -480,7 +482,8 @@ def phi_geometric_batch(
     Raises
     ------
     ValueError
-        Same conditions as :func:`phi_geometric`, or malformed ``masks``.
+        Same conditions as :func:`phi_geometric`, malformed ``masks``, or a
+        ``chunk_size`` that is not a positive integer.
     """
     if isinstance(n_starts, bool) or not isinstance(n_starts, int) or n_starts < 1:
         raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
@@ -488,6 +491,10 @@ def phi_geometric_batch(
         raise ValueError(f"tol must be a positive number, got {tol!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+    ):
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
     A, noise_cov = _validate_model(A, noise_cov)
     n = A.shape[-1]
     masks = _validate_masks(masks, n, A.device)
@@ -499,12 +506,20 @@ def phi_geometric_batch(
     first = torch.where((2 * k <= n)[:, None], masks, ~masks)  # the smaller part (ties: the True one)
     out = torch.empty(masks.shape[0], dtype=torch.float64, device=A.device)
     converged = True
-    step = max(1, int(chunk_size if chunk_size is not None else 2**19 // (n_starts * n * n)))
-    for i in range(0, masks.shape[0], step):
-        rows = slice(i, i + step)
-        f, ok = _descend_stack(A, noise_cov, sigma, first[rows], noise, scale, float(tol), max_iter)
-        out[rows] = (0.5 * (f - ld_noise)).clamp_min(0.0)
-        converged &= ok
+    step = chunk_size if chunk_size is not None else max(1, 2**19 // (n_starts * n * n))
+    # Chunks never mix sizes s = |M_s|: each pass is padded to its own s (O(n³ + s⁴) per pair, not
+    # O(n³ + (max s)⁴)), and a mask's value does not depend on the order or company of the others.
+    sizes = first.sum(-1)
+    order = torch.argsort(sizes, stable=True)
+    counts = torch.unique_consecutive(sizes[order], return_counts=True)[1].tolist()
+    start = 0
+    for count in counts:
+        for i in range(start, start + count, step):
+            idx = order[i : min(i + step, start + count)]
+            f, ok = _descend_stack(A, noise_cov, sigma, first[idx], noise, scale, float(tol), max_iter)
+            out[idx] = (0.5 * (f - ld_noise)).clamp_min(0.0)
+            converged &= ok
+        start += count
     if not converged:
         warnings.warn(
             f"phi_geometric: descent did not reach tol={tol:g} in max_iter={max_iter} sweeps",

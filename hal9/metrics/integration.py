@@ -21,9 +21,12 @@ bipartition minimising the normalised ``Φ(B) / K(B)`` with
 ``K(B) = (m − 1) min_k H(M^k_t)``, which for a bipartition (``m = 2``) of Gaussian parts is
 ``K(B) = min_k ½ ln((2πe)^{|M^k|} det Σ(M^k))``; the reported value is the un-normalised ``Φ`` at that
 bipartition (``criterion="normalised"``). ``criterion="min"`` minimises ``Φ(B)`` itself. Differential
-entropies can be ``≤ 0``; such bipartitions cannot be normalised and are skipped by the normalised search.
-This ``K`` matches JIDT's ``IntegratedMeasureCalculatorGaussian.computeNormalizationFactor`` (minimum over
-the parts of the Gaussian entropy of the part's stationary covariance; ``K < 1e-12`` scores ``+inf``).
+entropies can be ``≤ 0``; bipartitions with ``K(B) ≤ 1e-12`` cannot be normalised and are skipped by the
+normalised search. The normalisation re-implements the formula of JIDT's
+``IntegratedMeasureCalculatorGaussian.computeNormalizationFactor`` (minimum over the parts of the
+Gaussian entropy of the part's stationary covariance; Mediano et al. [2]_), with its ``1e-12`` cutoff;
+JIDT itself is not run by the tests, which check the normalised MIB against an independent NumPy/SciPy
+brute force of ``Φ/K``.
 
 References
 ----------
@@ -71,8 +74,9 @@ _EXTERNAL = {
     "star": ("hal9.metrics.star", "phi_star_batch"),
 }
 #: Default largest ``n`` searched exhaustively with ``method="auto"``: closed-form measures, then
-#: per external measure (Φ*: ~1 s for the 32,767 bipartitions of n = 16 on 2 CPU cores; Φ_G: ~3 s at
-#: n = 10–11, but single slowly converging partitions can take 10⁴ sweeps beyond that).
+#: per external measure (Φ*: ~2–3 s for the 32,767 bipartitions of n = 16 with one thread, ~1.3 s with
+#: two, on 2 CPU cores; Φ_G: ~3 s at n = 10–11, but single slowly converging partitions can take 10⁴ sweeps
+#: beyond that).
 EXHAUSTIVE_MAX_N = 20
 EXHAUSTIVE_MAX_N_EXTERNAL = {"geometric": 10, "star": 16}
 #: Masks per call of an external batched evaluator (each bounds its own memory further).
@@ -92,7 +96,7 @@ class IntegrationResult:
     partition : tuple of tuple of int
         Canonical bipartition (sorted parts, part with node 0 first); ``((0, …, n−1),)`` for ``"mi"``.
     normalised : float or None
-        ``Φ / K(B)`` with ``K(B) = min_k H(M^k_t)`` (None for ``"mi"`` or when ``K(B) ≤ 0``).
+        ``Φ / K(B)`` with ``K(B) = min_k H(M^k_t)`` (None for ``"mi"`` or when ``K(B) ≤ 1e-12``).
     n_partitions_evaluated : int
         Bipartitions evaluated by the search (1 for a given partition, 0 for ``"mi"``).
     method : str
@@ -165,7 +169,7 @@ def _solve(
         parts = validate_partition(partition, n)
         vals, K = evaluate(partition_to_mask(parts, n, device=stats.past.device)[None, :])
         v, k = float(vals[0]), float(K[0])
-        return IntegrationResult(v, measure, parts, v / k if k > 0 else None, 1, "given")
+        return IntegrationResult(v, measure, parts, v / k if k > _pl.K_MIN else None, 1, "given")
     limit = exhaustive_max_n
     if limit is None:
         limit = EXHAUSTIVE_MAX_N if measure in _LINEAR else EXHAUSTIVE_MAX_N_EXTERNAL[measure]
@@ -180,7 +184,9 @@ def _solve(
         W = _pl.coupling_matrix(A, stats.past)
         mask, v, k, count = _pl.heuristic_search(evaluate, W, criterion)
         how = "heuristic"
-    return IntegrationResult(v, measure, mask_to_partition(mask), v / k if k > 0 else None, count, how)
+    return IntegrationResult(
+        v, measure, mask_to_partition(mask), v / k if k > _pl.K_MIN else None, count, how
+    )
 
 
 def integrated_information(

@@ -245,19 +245,25 @@ def _maximise(s: _Spectral, xtol: float, beta_max: float) -> float:
     return max(_itilde(s, beta), 0.0)
 
 
+_NEWTON_MAX_ITER = 400
+"""Iteration cap of :func:`_maximise_stack` (Newton halves the error's exponent; bisection alone needs
+≤ ~100 steps in float64). Rows still unconverged at the cap keep their last ``β`` and are reported."""
+
+
 def _maximise_stack(
     lam: Tensor, w: Tensor, c_minus_n: Tensor, xtol: float, beta_max: float
-) -> tuple[Tensor, Tensor]:
-    """Vectorised ``max_{β≥0} Ĩ(β)`` for a stack of spectral forms; returns ``(I*, capped)``.
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Vectorised ``max_{β≥0} Ĩ(β)`` for a stack of spectral forms; returns ``(I*, capped, unconverged)``.
 
     Same decisions as :func:`_maximise`, for every row at once: ``I* = 0`` if ``Ĩ'(0) ≤ 0``; otherwise
     ``β`` doubles from 1 until ``Ĩ' ≤ 0`` (rows passing ``beta_max`` are ``capped`` and take
     ``Ĩ(beta_max)``), then a safeguarded Newton iteration (``rtsafe``: a Newton step on ``Ĩ'`` with the
     exact ``Ĩ''``, bisection whenever it leaves the bracket) shrinks the bracket until the step is below
     ``max(xtol, 4ε)·β``. Both this and Brent's method stop within that relative distance of the unique
-    root, where ``Ĩ`` is flat: the values agree to ``O(|Ĩ''| (xtol β)²)``.
+    root, where ``Ĩ`` is flat: the values agree to ``O(|Ĩ''| (xtol β)²)``. Rows that have not met that
+    test after :data:`_NEWTON_MAX_ITER` steps keep their last ``β`` and are flagged ``unconverged``.
 
-    Shape: ``lam``, ``w``: ``(b, n)``; ``c_minus_n``: ``(b,)`` → two ``(b,)`` tensors.
+    Shape: ``lam``, ``w``: ``(b, n)``; ``c_minus_n``: ``(b,)`` → three ``(b,)`` tensors.
     """
 
     def terms(beta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -288,7 +294,7 @@ def _maximise_stack(
     rtol = max(xtol, 4.0 * float(torch.finfo(lam.dtype).eps))
     beta = torch.where(active, 0.5 * (lo + hi), zeros)
     todo = active.clone()
-    for _ in range(400):  # Newton halves the error's exponent; bisection alone needs ≤ ~100 steps here
+    for _ in range(_NEWTON_MAX_ITER):
         if not bool(todo.any()):
             break
         _, g, h = terms(beta)
@@ -302,7 +308,7 @@ def _maximise_stack(
         todo &= ~step_ok
     beta = torch.where(capped, torch.full_like(beta, beta_max), beta)
     val, _, _ = terms(beta)
-    return torch.where(active | capped, val.clamp_min(0.0), zeros), capped
+    return torch.where(active | capped, val.clamp_min(0.0), zeros), capped, todo
 
 
 def phi_star_batch(
@@ -348,33 +354,47 @@ def phi_star_batch(
     Raises
     ------
     ValueError
-        Same conditions as :func:`phi_star`, or malformed ``masks``.
+        Same conditions as :func:`phi_star`, malformed ``masks``, or a
+        ``chunk_size`` that is not a positive integer.
 
     Notes
     -----
-    ``O(c n³)`` batched work plus ``O(c n)`` per Newton step; one RuntimeWarning covers every capped row.
+    ``O(c n³)`` batched work plus ``O(c n)`` per Newton step; one RuntimeWarning covers every capped row,
+    and another every row whose Newton search hit its iteration cap (not seen in practice).
     """
     if not (isinstance(xtol, int | float) and xtol > 0):
         raise ValueError(f"xtol must be a positive number, got {xtol!r}")
     if not (isinstance(beta_max, int | float) and math.isfinite(beta_max) and beta_max > 1):
         raise ValueError(f"beta_max must be a finite number > 1, got {beta_max!r}")
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+    ):
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
     A, noise_cov = _validate_model(A, noise_cov)
     n = A.shape[-1]
     masks = _validate_masks(masks, n, A.device)
     sigma = stationary_cov(A, noise_cov)
     mi = 0.5 * float(_logdet_spd(sigma) - _logdet_spd(noise_cov))
     out = torch.empty(masks.shape[0], dtype=A.dtype, device=A.device)
-    any_capped = False
-    step = max(1, int(chunk_size if chunk_size is not None else 2**19 // (n * n)))
+    any_capped = any_unconverged = False
+    step = chunk_size if chunk_size is not None else max(1, 2**19 // (n * n))
     for i in range(0, masks.shape[0], step):
         m = masks[i : i + step]
         lam, w, c = _spectral_stack(A, sigma, m[:, :, None] == m[:, None, :])
-        i_star, capped = _maximise_stack(lam, w, c - n, float(xtol), float(beta_max))
+        i_star, capped, unconverged = _maximise_stack(lam, w, c - n, float(xtol), float(beta_max))
         any_capped |= bool(capped.any())
+        any_unconverged |= bool(unconverged.any())
         out[i : i + m.shape[0]] = (mi - i_star).clamp_min(0.0)
     if any_capped:
         warnings.warn(
             f"phi_star: Ĩ(β) still increasing at beta_max={beta_max:g}; using Ĩ(beta_max)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if any_unconverged:
+        warnings.warn(
+            f"phi_star: the β search did not reach xtol={xtol:g} in {_NEWTON_MAX_ITER} steps; "
+            "using the last iterate",
             RuntimeWarning,
             stacklevel=2,
         )

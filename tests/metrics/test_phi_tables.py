@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from scipy.linalg import solve_discrete_lyapunov
 
 from hal9.metrics import _phi_subsets
-from hal9.metrics._phi_linear import LinearStats, exhaustive_linear, measure_values
+from hal9.metrics._phi_linear import K_MIN, LinearStats, exhaustive_linear, measure_values, score
 from hal9.metrics._phi_subsets import interleave, subset_logdets
 from hal9.metrics.integration import integrated_information
 from tests.metrics._systems import spd, stable
@@ -196,7 +196,7 @@ def test_normalisation_by_hand_on_three_nodes() -> None:
     phis = [mi(whole) - mi(p1) - mi(p2) for p1, p2 in parts]
     Ks = [(2 - 1) * min(H(p1), H(p2)) for p1, p2 in parts]
     assert Ks[0] <= 0 < min(Ks[1:]) and int(np.argmin(phis)) == 0
-    scores = [p / k if k > 0 else math.inf for p, k in zip(phis, Ks, strict=True)]
+    scores = [p / k if k > 1e-12 else math.inf for p, k in zip(phis, Ks, strict=True)]
     best = int(np.argmin(scores))
     assert best != 0
     plain = integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", criterion="min")
@@ -209,10 +209,22 @@ def test_normalisation_by_hand_on_three_nodes() -> None:
     for (p1, p2), phi, K in zip(parts, phis, Ks, strict=True):
         given_p = integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", partition=(p1, p2))
         assert given_p.value == pytest.approx(phi, rel=1e-10, abs=1e-13)
-        if K > 0:
+        if K > 1e-12:
             assert given_p.normalised == pytest.approx(phi / K, rel=1e-10)
         else:
             assert given_p.normalised is None
+
+
+def test_normalisation_cutoff_is_jidts_1e_12() -> None:
+    # K ≤ 1e-12 scores +inf (JIDT: K < 1e-12); just above the cutoff Φ/K is used, however large.
+    assert K_MIN == 1e-12
+    above = math.nextafter(1e-12, math.inf)
+    K = torch.tensor([1e-12, above, 0.0, -1.0, 2.0, 1e-13], dtype=torch.float64)
+    got = score(torch.ones_like(K), K, "normalised")
+    assert torch.equal(
+        got, torch.tensor([math.inf, 1.0 / above, math.inf, math.inf, 0.5, math.inf], dtype=torch.float64)
+    )
+    assert torch.equal(score(torch.ones_like(K), K, "min"), torch.ones_like(K))
 
 
 @settings(max_examples=12, deadline=None)
@@ -231,10 +243,10 @@ def test_normalised_mib_is_bruteforce_argmin(seed: int, n: int, noise: float) ->
             sub, lag = S[np.ix_(p, p)], C[np.ix_(p, p)]
             phi -= 0.5 * (_ld(sub) - _ld(sub - lag @ np.linalg.solve(sub, lag.T)))
             K = min(K, 0.5 * (len(p) * LOG_2PIE + _ld(sub)))
-        if K > 0 and phi / K < best:
+        if K > 1e-12 and phi / K < best:  # JIDT's cutoff: K < 1e-12 cannot be normalised
             best, arg = phi / K, tuple(sorted(tuple(p) for p in parts))
     if arg is None:
-        with pytest.raises(ValueError, match="K\\(B\\) <= 0"):
+        with pytest.raises(ValueError, match="K\\(B\\) <= 1e-12"):
             integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", criterion="normalised")
         return
     res = integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", criterion="normalised")
