@@ -27,9 +27,10 @@ def kmeans(
     Notes
     -----
     The ``R = n_init`` restarts run side by side: one ``(N, d) × (d, R k)`` product, one ``argmin`` and
-    one ``index_add`` per Lloyd iteration serve all restarts still moving; a restart stops when its
+    one one-hot ``(R k, N) × (N, d)`` product (the cluster sums) per Lloyd iteration serve all restarts
+    still moving; a restart stops when its
     centres move by ``Σ ‖Δc‖² ≤ tol`` or after ``max_iter`` iterations. ``O(n_init · max_iter · N k d)``
-    time, ``O(n_init · N (k + d))`` memory. An empty cluster is re-seeded with the point farthest from
+    time, ``O(n_init · N k + N d)`` memory. An empty cluster is re-seeded with the point farthest from
     its centre. All draws come from ``generator``; the restart with the lowest inertia wins (the first
     on ties).
     """
@@ -39,15 +40,16 @@ def kmeans(
     r_all = n_init
     x2 = (x * x).sum(1)
     c = torch.stack([_kmeanspp(x, k, generator) for _ in range(r_all)])  # (R, k, d)
-    active, x_rep = torch.arange(r_all, device=x.device), x.unsqueeze(1).expand(n, r_all, d).reshape(-1, d)
+    active = torch.arange(r_all, device=x.device)
     for _ in range(max_iter):
         a = active.numel()
         ca = c[active]
         lab = _nearest(x, ca)  # (N, A)
-        flat = (lab + torch.arange(a, device=x.device) * k).reshape(-1)
-        counts = torch.bincount(flat, minlength=a * k).reshape(a, k)
-        new = torch.zeros(a * k, d, dtype=x.dtype, device=x.device).index_add_(0, flat, x_rep)
-        new = new.reshape(a, k, d) / counts.clamp_min(1).unsqueeze(2).to(x.dtype)
+        cols = lab + torch.arange(a, device=x.device) * k
+        # cluster sums of every restart at once: one-hot (N, A k)ᵀ @ x, a GEMM (index_add_ is ~4× slower)
+        onehot = torch.zeros(n, a * k, dtype=x.dtype, device=x.device).scatter_(1, cols, 1.0)
+        counts = torch.bincount(cols.reshape(-1), minlength=a * k).reshape(a, k)
+        new = (onehot.T @ x).reshape(a, k, d) / counts.clamp_min(1).unsqueeze(2).to(x.dtype)
         for j in (counts == 0).any(1).nonzero().flatten().tolist():  # rare: re-seed empty clusters
             empty = (counts[j] == 0).nonzero().flatten()
             own = ((x - ca[j][lab[:, j]]) ** 2).sum(1)
@@ -59,7 +61,6 @@ def kmeans(
             break
         if not bool(moving.all()):
             active = active[moving]
-            x_rep = x.unsqueeze(1).expand(n, active.numel(), d).reshape(-1, d)
     dist = (x2.unsqueeze(1) - 2 * x @ c.reshape(-1, d).T + (c * c).sum(2).reshape(1, -1)).reshape(n, r_all, k)
     md, lab = dist.min(2)
     inertia = md.clamp_min(0).sum(0)  # (R,)
