@@ -76,6 +76,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from hal9.metrics._checks import optional_positive_int, positive_int, positive_number
 from hal9.metrics.gaussian import check_covariance, check_stable, stationary_cov
 from hal9.metrics.partitions import node_index
 
@@ -247,12 +248,9 @@ def phi_geometric(
     >>> round(phi_geometric(A, partition=((0,), (1,))), 6) == round(0.5 * math.log(1.64), 6)
     True
     """
-    if isinstance(n_starts, bool) or not isinstance(n_starts, int) or n_starts < 1:
-        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
-    if not (isinstance(tol, int | float) and tol > 0):
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    positive_int("n_starts", n_starts)
+    positive_number("tol", tol)
+    positive_int("max_iter", max_iter)
     A, noise_cov, labels = _validate_system(A, noise_cov, partition)
     n = A.shape[-1]
     sigma = stationary_cov(A, noise_cov)
@@ -485,16 +483,10 @@ def phi_geometric_batch(
         Same conditions as :func:`phi_geometric`, malformed ``masks``, or a
         ``chunk_size`` that is not a positive integer.
     """
-    if isinstance(n_starts, bool) or not isinstance(n_starts, int) or n_starts < 1:
-        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
-    if not (isinstance(tol, int | float) and tol > 0):
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+    positive_int("n_starts", n_starts)
+    positive_number("tol", tol)
+    positive_int("max_iter", max_iter)
+    optional_positive_int("chunk_size", chunk_size)
     A, noise_cov = _validate_model(A, noise_cov)
     n = A.shape[-1]
     masks = _validate_masks(masks, n, A.device)

@@ -64,6 +64,7 @@ import torch
 from scipy.optimize import brentq
 from torch import Tensor
 
+from hal9.metrics._checks import optional_positive_int
 from hal9.metrics.gaussian import stationary_cov
 from hal9.metrics.geometric import _logdet_spd, _validate_masks, _validate_model, _validate_system
 
@@ -366,10 +367,7 @@ def phi_star_batch(
         raise ValueError(f"xtol must be a positive number, got {xtol!r}")
     if not (isinstance(beta_max, int | float) and math.isfinite(beta_max) and beta_max > 1):
         raise ValueError(f"beta_max must be a finite number > 1, got {beta_max!r}")
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+    optional_positive_int("chunk_size", chunk_size)
     A, noise_cov = _validate_model(A, noise_cov)
     n = A.shape[-1]
     masks = _validate_masks(masks, n, A.device)

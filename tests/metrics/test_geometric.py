@@ -19,14 +19,7 @@ from scipy.optimize import minimize
 
 from hal9.metrics.geometric import phi_geometric
 
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Many tiny batched factorisations: intra-op threads only add overhead on 2 shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def random_system(rng: np.random.Generator, n: int, *, diag_noise: bool = False):

@@ -24,14 +24,7 @@ from hal9.metrics.partitions import bipartition_masks, mask_to_partition
 from hal9.metrics.star import phi_star, phi_star_batch
 from tests.metrics.test_geometric import random_system, t64
 
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Many tiny batched factorisations: intra-op threads only add overhead on 2 shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _all_masks(n: int) -> torch.Tensor:

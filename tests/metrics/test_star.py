@@ -20,14 +20,7 @@ from hal9.metrics.geometric import phi_geometric
 from hal9.metrics.star import mismatched_information, phi_star
 from tests.metrics.test_geometric import random_system, ref_mi, ref_stochastic_interaction, t64
 
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny factorisations only: intra-op threads add overhead on 2 shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _disconnected(A: np.ndarray, S: np.ndarray, part):
