@@ -70,12 +70,20 @@ class OrganizeConfig(BaseModel):
 @dataclass(frozen=True)
 class StabilityResult:
     """Outcome of :meth:`SelfOrganizer.remove`: the healed graph, the new layering, and
-    ``ari`` = adjusted Rand index between the survivors' layers before and after."""
+    ``ari`` = adjusted Rand index between the survivors' layers before and after.
+
+    ``ari_same_k`` separates the two ways a layering can change: it is the ARI after re-layering the healed
+    graph with the *original* number of layers ``n_layers_before`` (equal to ``ari`` when the data-chosen
+    ``K`` did not change). A low ``ari`` with a high ``ari_same_k`` means the layers kept their place and
+    only the choice of ``K`` moved.
+    """
 
     heal: HealResult
     layering: LayeringResult
     ari: float
     removed: int
+    ari_same_k: float
+    n_layers_before: int
 
 
 class SelfOrganizer:
@@ -207,7 +215,8 @@ class SelfOrganizer:
 
     def remove(self, fraction: float = 0.1, *, seed: int | None = None) -> StabilityResult:
         """Fail a random ``fraction`` of neurons, heal by ±1-respecting bypass edges, re-layer, and measure
-        stability as the ARI between the survivors' layers before and after."""
+        stability as the ARI between the survivors' layers before and after (also at the original ``K``,
+        see :class:`StabilityResult`)."""
         if not hasattr(self, "graph_"):
             raise ValueError("call fit() before remove()")
         if not 0 < fraction < 1:
@@ -225,8 +234,20 @@ class SelfOrganizer:
         )
         self._announce(layering)
         ari = adjusted_rand_index(heal.labels, layering.labels)
-        self.events.emit(EventKind.HIERARCHY_STABILISED, n_layers=layering.n_layers, ari=ari)
-        return StabilityResult(heal, layering, ari, count)
+        k_before = self.layering_.n_layers
+        ari_same_k = ari
+        if layering.n_layers != k_before and k_before >= 2:
+            same_k = emergent_layers(
+                heal.graph,
+                feats,
+                feature_names=self.population_.feature_names,
+                **{**self._layer_kwargs(), "n_layers": k_before},
+            )
+            ari_same_k = adjusted_rand_index(heal.labels, same_k.labels)
+        self.events.emit(
+            EventKind.HIERARCHY_STABILISED, n_layers=layering.n_layers, ari=ari, ari_same_k=ari_same_k
+        )
+        return StabilityResult(heal, layering, ari, count, ari_same_k, k_before)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready figures of the fitted pipeline."""

@@ -93,3 +93,23 @@ def test_add_neurons_incrementally() -> None:
     assert org.events.events[n_events + 1].data["mode"] == "incremental"
     with pytest.raises(ValueError, match="count"):
         org.add(0)
+
+
+def test_stability_separates_a_new_k_from_moved_layers() -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from hal9.selforg.layering import emergent_layers
+
+    org = SelfOrganizer(OrganizeConfig(neurons=3000, k=16, n_null=0, seed=0)).fit()
+    st = org.remove(0.1)
+    # this seeded case changes the data-chosen K (2 → 3): the same-K ARI is computed by a second layering
+    assert (st.n_layers_before, st.layering.n_layers) == (2, 3)
+    same_k = emergent_layers(
+        st.heal.graph, org.population_.features[st.heal.survivors], n_layers=2, criterion=org.config.criterion
+    )
+    want = adjusted_rand_score(st.heal.labels.numpy(), same_k.labels.numpy())
+    assert st.ari_same_k == pytest.approx(want, abs=1e-12)
+    assert st.ari == pytest.approx(adjusted_rand_score(st.heal.labels.numpy(), st.layering.labels.numpy()))
+    assert st.ari_same_k > st.ari
+    last = [e for e in org.events.events if e.kind == EventKind.HIERARCHY_STABILISED][-1]
+    assert last.data["ari_same_k"] == st.ari_same_k
