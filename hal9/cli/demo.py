@@ -23,7 +23,7 @@ from hal9.core import (
     run,
     sizes_for_total,
 )
-from hal9.core.config import check_device
+from hal9.core.config import MIN_NORMAL, check_device
 
 __all__ = ["DemoConfig", "demo_config", "run_demo"]
 
@@ -39,7 +39,9 @@ class DemoConfig(BaseModel):
     batch: int = Field(1, ge=1)
     record_every: int = Field(5, ge=1)
     input_amplitude: float = Field(1.5, allow_inf_nan=False)
-    input_period: float = Field(200.0, gt=0, description="period of the L1 input modulation, time units")
+    input_period: float = Field(
+        200.0, ge=MIN_NORMAL, allow_inf_nan=False, description="period of the L1 input modulation, time units"
+    )
     seed: int = 0
     device: str = "cpu"
     dtype: Literal["float32", "float64"] = "float32"

@@ -94,11 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     org.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: env or ./mlflow.db)")
     org.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     org.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    from hal9.cli.serve import add_serve_parser
+    from hal9.cli.serve import add_serve_parser, add_worker_parser
     from hal9.cli.tactical import add_tactical_parser
 
     add_tactical_parser(sub)
     add_serve_parser(sub)
+    add_worker_parser(sub)
     return parser
 
 
@@ -286,6 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hal9.cli.serve import run_serve
 
         return run_serve(args)
+    if args.command == "worker":
+        from hal9.cli.serve import run_worker_command
+
+        return run_worker_command(args)
     parser.print_help()
     return 0
 

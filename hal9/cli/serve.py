@@ -2,8 +2,12 @@
 
 * ``hal9 serve [--host H] [--port P] [--workers N]`` — migrate (unless ``HAL9_AUTO_MIGRATE=false``),
   create the first admin from the settings, then run uvicorn with N worker processes.
+* ``hal9 serve --with-worker N`` — also start ``hal9 worker --processes N`` beside the API (PostgreSQL;
+  a single-machine deployment in one command).
 * ``hal9 serve migrate [--revision R]`` — upgrade the database (default: to head).
 * ``hal9 serve create-user --username U (--password-stdin | --password P) [--admin]``.
+
+* ``hal9 worker [--processes N]`` — run queued jobs (PostgreSQL); any number, on any machines.
 
 Settings come from the environment and ``.env`` (see ``docs/serving.md``).
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from typing import Any
@@ -28,7 +33,14 @@ def add_serve_parser(sub: Any) -> None:
     serve.add_argument("--host", default=None, help="bind address (default HAL9_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default HAL9_PORT or 8000)")
     serve.add_argument(
-        "--workers", type=int, default=None, help="worker processes (default HAL9_WORKERS or 1)"
+        "--workers", type=int, default=None, help="API processes of uvicorn (default HAL9_WORKERS or 1)"
+    )
+    serve.add_argument(
+        "--with-worker",
+        type=int,
+        default=0,
+        metavar="N",
+        help="PostgreSQL: also run N job worker processes (`hal9 worker --processes N`) beside the API",
     )
     actions = serve.add_subparsers(
         dest="serve_command", metavar="ACTION", help="optional; without one, run the server"
@@ -41,6 +53,20 @@ def add_serve_parser(sub: Any) -> None:
     pw.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     pw.add_argument("--password", help="the password (visible in the process list: prefer --password-stdin)")
     user.add_argument("--admin", action="store_true", help="give the account the admin role")
+
+
+def add_worker_parser(sub: Any) -> None:
+    """Add the ``worker`` subcommand (runs queued jobs; PostgreSQL only)."""
+    worker = sub.add_parser(
+        "worker",
+        help="run queued service jobs (PostgreSQL queue; needs the 'serve' extra)",
+        description="Run jobs queued by `hal9 serve` on PostgreSQL. Each process runs one job at a time; "
+        "any number of workers on any number of machines share one database. SIGTERM: stop taking jobs, "
+        "let the running one finish for HAL9_WORKER_SHUTDOWN_GRACE_S, then hand it back to the queue.",
+    )
+    worker.add_argument(
+        "--processes", type=int, default=1, metavar="N", help="worker processes to run and supervise"
+    )
 
 
 def _fail(message: str) -> int:
@@ -60,11 +86,37 @@ def _settings() -> Any:
         raise SystemExit(_fail(f"invalid settings: {errors}")) from None
 
 
+def _check_database(url: str) -> str | None:
+    """``None`` when the database of ``url`` can be reached; else one line that says what to do."""
+    from sqlalchemy.exc import OperationalError
+
+    from hal9.serve.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        if "does not exist" in reason and engine.dialect.name == "postgresql":
+            name = engine.url.database
+            return (
+                f"database {name!r} does not exist; create it first: createdb -h {engine.url.host} "
+                f"-U {engine.url.username} {name}  (or: psql -c 'CREATE DATABASE {name}')"
+            )
+        return f"cannot reach the database {engine.url.render_as_string(hide_password=True)}: {reason}"
+    finally:
+        engine.dispose()
+    return None
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from hal9.serve.db import make_engine
     from hal9.serve.migrate import current_revision, upgrade
 
     settings = _settings()
+    if (problem := _check_database(settings.database_url)) is not None:
+        return _fail(problem)
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine, args.revision)
@@ -89,6 +141,8 @@ def _create_user(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         return _fail("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors()))
     settings = _settings()
+    if (problem := _check_database(settings.database_url)) is not None:
+        return _fail(problem)
     engine = make_engine(settings.database_url)
     try:
         if settings.auto_migrate:
@@ -111,8 +165,14 @@ def _run_server(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
-    if workers < 1 or not 0 < port < 65_536:
-        return _fail("--workers must be >= 1 and --port in 1..65535")
+    if workers < 1 or not 0 < port < 65_536 or args.with_worker < 0:
+        return _fail("--workers must be >= 1, --with-worker >= 0 and --port in 1..65535")
+    if args.with_worker and not settings.uses_queue:
+        return _fail(
+            "--with-worker needs PostgreSQL (DATABASE_URL=postgresql://...); on SQLite jobs run in-process"
+        )
+    if (problem := _check_database(settings.database_url)) is not None:
+        return _fail(problem)
     metrics_dir: str | None = None
     if workers > 1:
         # Every worker must sign and check tokens with the same secret, and count metrics in one place.
@@ -122,7 +182,7 @@ def _run_server(args: argparse.Namespace) -> int:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     import uvicorn
 
-    from hal9.serve.accounts import ensure_admin, fail_interrupted_runs
+    from hal9.serve.accounts import ensure_admin
     from hal9.serve.db import make_engine
     from hal9.serve.logging import configure_logging
     from hal9.serve.migrate import is_at_head, upgrade
@@ -135,7 +195,6 @@ def _run_server(args: argparse.Namespace) -> int:
             upgrade(engine)
         elif not is_at_head(engine):
             return _fail("database not migrated; run `hal9 serve migrate` first")
-        fail_interrupted_runs(engine)
         if settings.admin_username and settings.admin_password:
             ensure_admin(
                 engine,
@@ -152,6 +211,12 @@ def _run_server(args: argparse.Namespace) -> int:
         # uvicorn kills a worker that does not answer its health check within 5 s, including one still
         # importing at start-up: on a busy machine that became a restart loop. 30 s still catches hangs.
         extra["timeout_worker_healthcheck"] = 30
+    worker_proc = None
+    if args.with_worker:
+        # Same settings (environment) for the workers; a fixed secret is not needed by them.
+        worker_proc = subprocess.Popen(
+            [sys.executable, "-m", "hal9.cli.main", "worker", "--processes", str(args.with_worker)]
+        )
     try:
         uvicorn.run(
             "hal9.serve.app:app_factory",
@@ -165,6 +230,10 @@ def _run_server(args: argparse.Namespace) -> int:
             **extra,
         )
     finally:
+        if worker_proc is not None:
+            from hal9.serve.supervise import stop_process
+
+            stop_process(worker_proc, settings.worker_shutdown_grace_s + 15.0)
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
@@ -175,10 +244,47 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         import fastapi  # noqa: F401
     except ModuleNotFoundError:
-        return _fail("the service needs the 'serve' extra: pip install 'hal9[serve]'")
+        return _fail("the service needs the 'serve' extra: pip install -e '.[serve]'")
     command = getattr(args, "serve_command", None)
     if command == "migrate":
         return _migrate(args)
     if command == "create-user":
         return _create_user(args)
     return _run_server(args)
+
+
+def run_worker_command(args: argparse.Namespace) -> int:
+    """Run ``hal9 worker``; returns the exit code."""
+    try:
+        import procrastinate  # noqa: F401
+    except ModuleNotFoundError:
+        return _fail("the worker needs the 'serve' extra: pip install -e '.[serve]'")
+    if args.processes < 1:
+        return _fail("--processes must be >= 1")
+    settings = _settings()
+    if not settings.uses_queue:
+        return _fail(
+            "hal9 worker runs the PostgreSQL queue: set DATABASE_URL=postgresql://... "
+            "(on SQLite `hal9 serve` runs jobs in-process and needs no worker)"
+        )
+    if (problem := _check_database(settings.database_url)) is not None:
+        return _fail(problem)
+    from hal9.serve.db import make_engine
+    from hal9.serve.logging import configure_logging
+    from hal9.serve.migrate import is_at_head
+
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    engine = make_engine(settings.database_url)
+    try:
+        if not is_at_head(engine):
+            return _fail("database not migrated; run `hal9 serve migrate` first")
+    finally:
+        engine.dispose()
+    if args.processes > 1:
+        from hal9.serve.supervise import supervise
+
+        command = [sys.executable, "-m", "hal9.cli.main", "worker", "--processes", "1"]
+        return supervise(command, args.processes, grace_s=settings.worker_shutdown_grace_s + 10.0)
+    from hal9.serve.workerproc import run_worker
+
+    return run_worker(settings)

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hal9.core.config import MIN_NORMAL
+
 __all__ = ["TacticalRunConfig", "add_tactical_parser", "run_tactical", "run_tactical_experiment"]
 
 SCHEDULERS = ("auto", "auction", "hungarian", "greedy", "edf", "round_robin")
@@ -31,7 +33,7 @@ class TacticalRunConfig(BaseModel):
     tasks: int = Field(2000, ge=1, le=10_000_000)
     units: int = Field(50, ge=1, le=1_000_000)
     tasks_per_goal: int = Field(10, ge=1)
-    load: float = Field(0.9, gt=0, le=100, description="offered load / estimated capacity")
+    load: float = Field(0.9, ge=MIN_NORMAL, le=100, description="offered load / estimated capacity")
     failure_rate: float = Field(0.0, ge=0, lt=1, description="P(task attempt fails)")
     crash_rate: float = Field(0.0, ge=0, description="unit crashes per unit per time unit")
     preemption: bool = Field(False, description="waiting tasks may revoke lower-priority attempts")

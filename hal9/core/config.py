@@ -6,13 +6,19 @@ Configs are validated at the boundary and flatten into MLflow params (``hal9.tra
 from __future__ import annotations
 
 import math
+import sys
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hal9.core.layers import MAX_LAYERS, designed_sizes
 
-__all__ = ["ConnectivityConfig", "HierarchyConfig", "LIFConfig", "RateConfig", "check_device"]
+__all__ = ["MIN_NORMAL", "ConnectivityConfig", "HierarchyConfig", "LIFConfig", "RateConfig", "check_device"]
+
+#: Smallest positive *normal* float64 (2.2250738585072014e-308). Fields that something divides by use
+#: ``ge=MIN_NORMAL`` instead of ``gt=0``: ``gt=0`` lets subnormals such as 2.2e-311 through, and
+#: ``1 / 2.2e-311`` overflows to ``inf`` (a served job once failed with ZeroDivisionError on one).
+MIN_NORMAL: float = sys.float_info.min
 
 
 def check_device(v: str) -> str:

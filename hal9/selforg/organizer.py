@@ -14,6 +14,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hal9.core.config import MIN_NORMAL
 from hal9.selforg.discovery import discover
 from hal9.selforg.events import EventKind, EventLog
 from hal9.selforg.graph import KnnGraph
@@ -42,7 +43,9 @@ class OrganizeConfig(BaseModel):
         "auto", description="discovery mode; auto: exact up to AUTO_EXACT_MAX_N neurons, approximate above"
     )
     kernel: Literal["hal9", "gaussian"] = "hal9"
-    bandwidth: float = Field(0.1, gt=0, description="gaussian kernel bandwidth (feature units)")
+    bandwidth: float = Field(
+        0.1, ge=MIN_NORMAL, allow_inf_nan=False, description="gaussian kernel bandwidth (feature units)"
+    )
     n_layers: int | None = Field(None, ge=2, le=9, description="force K; None: chosen by the data")
     criterion: Literal["eigengap", "modularity"] = "eigengap"
     order_by: str = "speed"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from hal9.serve.db import runs, users, utcnow
+from hal9.serve.db import users, utcnow
 from hal9.serve.security import Passwords
 
-__all__ = ["UserExists", "create_user", "ensure_admin", "fail_interrupted_runs"]
+__all__ = ["UserExists", "create_user", "ensure_admin"]
 
 
 class UserExists(Exception):
@@ -59,17 +59,3 @@ def ensure_admin(engine: Engine, passwords: Passwords, username: str, password: 
     except UserExists:
         return False
     return True
-
-
-def fail_interrupted_runs(engine: Engine) -> int:
-    """Mark runs left ``queued`` or ``running`` by a stopped server as failed; returns how many.
-
-    Call it once before any worker starts (``hal9 serve`` does), never while jobs run.
-    """
-    with engine.begin() as conn:
-        result = conn.execute(
-            update(runs)
-            .where(runs.c.status.in_(("queued", "running")))
-            .values(status="failed", error="interrupted: the server stopped", finished_at=utcnow())
-        )
-        return int(result.rowcount)

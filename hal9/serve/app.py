@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -24,29 +23,22 @@ from hal9 import __version__
 from hal9.serve.accounts import ensure_admin
 from hal9.serve.db import make_engine
 from hal9.serve.deps import KeyCache, Services
+from hal9.serve.inprocess import InProcessRunner
 from hal9.serve.jobs import JobRegistry, default_registry
 from hal9.serve.leanread import LeanReader
 from hal9.serve.logging import configure_logging
 from hal9.serve.metrics import ServeMetrics
 from hal9.serve.middleware import RequestMiddleware
-from hal9.serve.problems import Problem, install_handlers
+from hal9.serve.problems import COMMON_RESPONSES, install_handlers
+from hal9.serve.queuestats import QueueStats
 from hal9.serve.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from hal9.serve.routes import auth, keys, runs, system, users
 from hal9.serve.security import Passwords
 from hal9.serve.settings import Settings
-from hal9.serve.worker import JobRunner
 
 __all__ = ["app_factory", "create_app"]
 
 _log = logging.getLogger("hal9.serve")
-
-_COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "missing or invalid credentials"},
-    403: {"model": Problem, "description": "credentials lack a scope"},
-    413: {"model": Problem, "description": "request body too large"},
-    422: {"model": Problem, "description": "invalid request"},
-    429: {"model": Problem, "description": "rate limit exceeded (see Retry-After)"},
-}
 
 
 def _limiter(settings: Settings) -> RateLimiter:
@@ -77,6 +69,7 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
     engine = make_engine(
         settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
+    metrics.add_collector(QueueStats(engine, settings))
     services = Services(
         settings=settings,
         engine=engine,
@@ -84,7 +77,7 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
         limiter=_limiter(settings),
         metrics=metrics,
         registry=registry,
-        runner=JobRunner(engine, settings, metrics),
+        runner=None if settings.uses_queue else InProcessRunner(engine, registry, settings, metrics),
         key_cache=KeyCache(settings.api_key_cache_s),
         reader=engine.execution_options(isolation_level="AUTOCOMMIT"),
     )
@@ -101,6 +94,17 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
         if lean is not None:
             await lean.open()
             services.lean = lean
+        if services.runner is not None:
+            services.runner.start()
+            _log.info(
+                "jobs run in-process (SQLite default): in this API process, on HAL9_JOB_WORKERS threads",
+                extra={"job_workers": settings.job_workers, "execution": "inprocess"},
+            )
+        else:
+            _log.info(
+                "jobs go to the PostgreSQL queue; start `hal9 worker` processes to run them",
+                extra={"execution": "queue"},
+            )
         if settings.admin_username and settings.admin_password:
             try:
                 created = ensure_admin(
@@ -120,7 +124,8 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
             services.lean = None
             if lean is not None:
                 await lean.close()
-            services.runner.shutdown()
+            if services.runner is not None:
+                services.runner.shutdown()
             services.limiter.close()
             engine.dispose()
 
@@ -141,7 +146,7 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
     # method and path, so the order changes nothing but the time to find a match.
     app.include_router(system.build_router(settings.metrics_access))
     for router in (runs.build_router(registry, settings.limits), auth.router, users.router, keys.router):
-        app.include_router(router, responses=_COMMON_RESPONSES)
+        app.include_router(router, responses=COMMON_RESPONSES)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -9,10 +9,11 @@ failed request or job leaves nothing half-written. The schema is created by the 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -31,6 +32,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "ACTIVE_STATUSES",
+    "FINAL_STATUSES",
+    "RUN_STATUSES",
+    "RunStatus",
     "UTCDateTime",
     "api_keys",
     "audit_log",
@@ -42,6 +47,13 @@ __all__ = [
     "users",
     "utcnow",
 ]
+
+#: The states of a run (declared once: the API schema, the list filter and the queries use it).
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+#: A run in one of these is accepted work that has not ended.
+ACTIVE_STATUSES = ("queued", "running")
+FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 
 metadata = MetaData(
     naming_convention={
@@ -128,7 +140,24 @@ runs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
+    # Durable execution (migration 0002). ``attempts``: executions started; ``retries``: times the run
+    # went back to the queue (its worker was lost, or handed it back at shut-down).
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("retries", Integer, nullable=False, server_default="0"),
+    #: times the worker running the run was lost (heartbeat stale); ``HAL9_JOB_MAX_ATTEMPTS`` bounds it
+    Column("stalls", Integer, nullable=False, server_default="0"),
+    Column("cancel_requested", Boolean, nullable=False, server_default="0"),
+    Column("idempotency_key", String(128), nullable=True),
+    #: the procrastinate job of the run (PostgreSQL queue), ``None`` for in-process execution
+    Column("queue_job_id", BigInteger, nullable=True),
+    #: who runs (or last ran) the run: ``host:pid`` of a worker or of an in-process runner
+    Column("worker", String(128), nullable=True),
+    #: in-process execution only: the runner that holds the run must renew this lease
+    Column("lease_until", UTCDateTime, nullable=True),
     Index("ix_runs_owner_created", "owner_id", "created_at"),
+    Index("ix_runs_owner_status", "owner_id", "status"),
+    Index("ix_runs_status_created", "status", "created_at"),
+    Index("uq_runs_owner_idempotency", "owner_id", "idempotency_key", unique=True),
 )
 
 audit_log = Table(
@@ -169,10 +198,18 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
         SQLAlchemy URL. ``sqlite:///path.db`` gets WAL mode, foreign keys and a 30 s busy timeout.
     pool_size, max_overflow : int
         Connection pool of PostgreSQL (per process).
+
+    Notes
+    -----
+    PostgreSQL connections are checked before each use (``pool_pre_ping``: one ``SELECT 1`` round trip
+    per checkout), so connections that a database restart or ``pg_terminate_backend`` killed are
+    replaced instead of failing the next request.
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800, pool_pre_ping=True
+    )

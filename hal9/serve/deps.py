@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert, select
 from starlette.concurrency import run_in_threadpool
 
 from hal9.serve.db import api_keys, audit_log, users, utcnow
+from hal9.serve.inprocess import InProcessRunner
 from hal9.serve.jobs import JobRegistry
 from hal9.serve.leanread import LeanReader
 from hal9.serve.logging import current_request_id
@@ -35,7 +36,6 @@ from hal9.serve.security import (
     split_api_key,
 )
 from hal9.serve.settings import Settings
-from hal9.serve.worker import JobRunner
 
 __all__ = [
     "AdminPrincipal",
@@ -68,7 +68,8 @@ class Services:
     limiter: RateLimiter
     metrics: ServeMetrics
     registry: JobRegistry
-    runner: JobRunner
+    #: in-process execution (SQLite default); ``None`` when jobs go through the queue to `hal9 worker`
+    runner: InProcessRunner | None
     key_cache: KeyCache
     #: ``engine`` in autocommit mode, for single reads: one round trip per query (no BEGIN/ROLLBACK).
     reader: Engine

@@ -13,12 +13,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hal9.core.config import MIN_NORMAL
 from hal9.serve.jobs import JobContext, JobKind, JobResult
 from hal9.serve.settings import JobLimits
 
 __all__ = ["METRICS", "ORGANIZE", "SIMULATION", "TACTICAL"]
 
 _SEED = Field(0, ge=0, le=2**31 - 1, description="random seed")
+#: Simulation steps between two checkpoints (cancellation / shut-down boundaries) of a simulation job.
+_CHUNK_STEPS = 50
 
 
 def simulation_schema(limits: JobLimits) -> type[BaseModel]:
@@ -58,10 +61,21 @@ def run_simulation(cfg: Any, ctx: JobContext) -> JobResult:
     envelope = 0.5 * (1 - torch.cos(2 * math.pi * t / cfg.input_period))
     inputs = cfg.input_amplitude * envelope[:, None, None] * pattern[None]
     layers = list(range(net.n_layers))
+    every = max(1, cfg.steps // 200)
+    # Chunks of whole recording periods: the checkpoint between chunks is the cancellation boundary,
+    # and the concatenated recordings equal those of one run (the state is carried over).
+    chunk = every * max(1, math.ceil(_CHUNK_STEPS / every))
+    state = None
+    parts: dict[int, list[torch.Tensor]] = {k: [] for k in layers}
     t0 = time.perf_counter()
-    res = run(net, params, inputs, record=layers, every=max(1, cfg.steps // 200))
+    for start in range(0, cfg.steps, chunk):
+        ctx.checkpoint()
+        res = run(net, params, inputs[start : start + chunk], state=state, record=layers, every=every)
+        state = res.final_state
+        for k in layers:
+            parts[k].append(res.recordings[k])
     run_s = time.perf_counter() - t0
-    mean_abs = [float(res.recordings[k].abs().mean()) for k in layers]
+    mean_abs = [float(torch.cat(parts[k]).abs().mean()) for k in layers]
     neuron_steps = net.n_neurons * cfg.batch * cfg.steps
     summary = {
         "neurons": net.n_neurons,
@@ -91,7 +105,9 @@ def organize_schema(limits: JobLimits) -> type[BaseModel]:
         neurons: int = Field(500, ge=10, le=limits.max_organize_neurons, description="primordial neurons")
         k: int = Field(8, ge=1, le=limits.max_k, description="partners kept per neuron")
         kernel: Literal["hal9", "gaussian"] = "hal9"
-        bandwidth: float = Field(0.1, gt=0.0, le=100.0, description="gaussian kernel bandwidth")
+        bandwidth: float = Field(
+            0.1, ge=MIN_NORMAL, le=100.0, allow_inf_nan=False, description="gaussian kernel bandwidth"
+        )
         n_layers: int | None = Field(None, ge=2, le=9, description="force the number of layers")
         n_null: int = Field(0, ge=0, le=limits.max_null, description="null graphs per family (0 or >= 2)")
         seed: int = _SEED
@@ -112,7 +128,9 @@ def run_organize(cfg: Any, ctx: JobContext) -> JobResult:
     from hal9.selforg.organizer import OrganizeConfig, SelfOrganizer
 
     config = OrganizeConfig(**cfg.model_dump(), mode="exact", device=ctx.device)
+    ctx.checkpoint()
     org = SelfOrganizer(config).fit()
+    ctx.checkpoint()
     summary = org.summary()
     lay = org.layering_
     metrics = {
@@ -211,7 +229,9 @@ def run_tactical(cfg: Any, ctx: JobContext) -> JobResult:
         seed=cfg.seed,
         device=ctx.device,
     )
+    ctx.checkpoint()
     full, _ = run_tactical_experiment(run_cfg)
+    ctx.checkpoint()
     only = full["schedulers"][cfg.scheduler]
     summary = json_safe(
         {

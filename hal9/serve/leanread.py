@@ -32,10 +32,13 @@ LIST_FIELDS = (
     "created_at",
     "started_at",
     "finished_at",
+    "attempts",
+    "retries",
+    "cancel_requested",
 )
 DETAIL_FIELDS = (*LIST_FIELDS, "result")
 _TIME_FIELDS = {"created_at", "started_at", "finished_at"}
-_COLS = "id, kind, status, config, mlflow_run_id, error, created_at, started_at, finished_at"
+_COLS = ", ".join(LIST_FIELDS)
 
 _KEY_SQL = (
     "SELECT k.id, k.key_hash, k.scopes, k.expires_at, k.revoked_at, "

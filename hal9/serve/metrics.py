@@ -17,6 +17,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.registry import Collector
 
 __all__ = ["ServeMetrics"]
 
@@ -36,6 +37,7 @@ class ServeMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self._collectors: list[Collector] = []
         r = self.registry
         self.requests = Counter(
             "hal9_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r
@@ -47,11 +49,21 @@ class ServeMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.jobs_queued = Gauge(
-            "hal9_jobs_queued", "jobs waiting for a worker", ["kind"], registry=r, multiprocess_mode="livesum"
-        )
         self.jobs_running = Gauge(
-            "hal9_jobs_running", "jobs being executed", ["kind"], registry=r, multiprocess_mode="livesum"
+            "hal9_jobs_running",
+            "jobs being executed by this process (in-process execution)",
+            ["kind"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.jobs_retried = Counter(
+            "hal9_jobs_retried_total",
+            "jobs put back in the queue by this process",
+            ["kind", "reason"],
+            registry=r,
+        )
+        self.jobs_cancelled = Counter(
+            "hal9_jobs_cancelled_total", "running jobs stopped by a cancellation", ["kind"], registry=r
         )
         self.jobs_finished = Counter(
             "hal9_jobs_finished_total", "finished jobs", ["kind", "outcome"], registry=r
@@ -75,6 +87,11 @@ class ServeMetrics:
             "hal9_rate_limited_total", "requests refused by a rate limit", ["limit"], registry=r
         )
 
+    def add_collector(self, collector: Collector) -> None:
+        """Register a collector that computes its samples at scrape time (also in multiprocess mode)."""
+        self.registry.register(collector)
+        self._collectors.append(collector)
+
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition format and its content type (all processes in multiprocess mode)."""
         path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -83,5 +100,7 @@ class ServeMetrics:
 
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=path)
+            for collector in self._collectors:
+                registry.register(collector)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -20,7 +20,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hal9.serve.logging import current_request_id, log_fields
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "Problem", "install_handlers", "problem_response"]
+__all__ = [
+    "COMMON_RESPONSES",
+    "PROBLEM_MEDIA_TYPE",
+    "Problem",
+    "documented_problem",
+    "install_handlers",
+    "problem_response",
+]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _log = logging.getLogger("hal9.serve.errors")
@@ -36,6 +43,62 @@ class Problem(BaseModel):
     instance: str | None = None
     request_id: str | None = None
     errors: list[dict[str, Any]] | None = None
+
+
+def documented_problem(description: str, *, retry_after: bool = False) -> dict[str, Any]:
+    """The OpenAPI description of an error answer, for a ``responses=`` entry of a route or router.
+
+    The schema is inlined rather than given as ``{"model": Problem}``, which FastAPI would document as
+    ``application/json`` (the media type of the route's response class), not ``application/problem+json``.
+
+    Parameters
+    ----------
+    description : str
+        When the status is answered.
+    retry_after : bool, default False
+        Document a required ``Retry-After`` header (seconds).
+
+    Returns
+    -------
+    dict
+        An OpenAPI response object, e.g. ``responses={409: documented_problem("the run already ended")}``.
+    """
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": Problem.model_json_schema()}},
+    }
+    if retry_after:
+        response["headers"] = {
+            "Retry-After": {
+                "description": "seconds to wait before retrying",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        }
+    return response
+
+
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: documented_problem("malformed request (e.g. a body that is not JSON)"),
+    401: documented_problem("missing or invalid credentials"),
+    403: documented_problem("forbidden: the credentials lack a scope or role, or may not do this"),
+    404: documented_problem("not found (or not visible to the caller)"),
+    413: documented_problem("request body too large"),
+    422: documented_problem(
+        "invalid request: location and message of each error (never the submitted value)"
+    ),
+    429: documented_problem("rate limit exceeded; Retry-After gives the seconds to wait", retry_after=True),
+    503: documented_problem(
+        "temporarily unavailable (job queue full, rate limiter unreachable); Retry-After gives the seconds "
+        "to wait",
+        retry_after=True,
+    ),
+}
+"""Error answers of the authenticated routers, for ``include_router(..., responses=COMMON_RESPONSES)``.
+
+Every error is an RFC 9457 problem document (:class:`Problem`) sent as ``application/problem+json``;
+429 and 503 carry ``Retry-After``.
+"""
 
 
 def problem_response(

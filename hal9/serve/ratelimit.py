@@ -29,6 +29,10 @@ class RateLimiter(Protocol):
         """Release connections."""
         ...
 
+    def ping(self) -> bool:
+        """Whether the limiter's store answers (``/ready``)."""
+        ...
+
 
 class MemoryRateLimiter:
     """Per-process limiter (each worker process counts on its own). Thread-safe."""
@@ -58,6 +62,10 @@ class MemoryRateLimiter:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def ping(self) -> bool:
+        """Always ``True`` (process memory)."""
+        return True
 
 
 class RedisRateLimiter:
@@ -89,3 +97,10 @@ class RedisRateLimiter:
     def close(self) -> None:
         """Close the Redis connection pool."""
         self._redis.close()
+
+    def ping(self) -> bool:
+        """Whether Redis answers ``PING``."""
+        try:
+            return bool(self._redis.ping())
+        except self._errors:
+            return False

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hal9.serve.db import RunStatus
+
 __all__ = [
     "AdminUserCreate",
     "ApiKeyCreate",
@@ -126,13 +128,16 @@ class RunOut(BaseModel):
 
     id: str
     kind: str
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: RunStatus
     config: dict[str, Any]
     mlflow_run_id: str | None
     error: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    attempts: int = Field(0, description="executions started (a retry after a lost worker adds one)")
+    retries: int = Field(0, description="times the run went back to the queue (lost worker, shut-down)")
+    cancel_requested: bool = False
 
 
 class RunDetail(RunOut):

@@ -81,7 +81,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1_024)
     metrics_access: Literal["open", "token", "off"] = "token"
     login_rate_per_ip: int = Field(30, ge=1)
-    login_rate_per_user: int = Field(10, ge=1)
+    login_rate_per_user: int = Field(
+        10, ge=1, description="login attempts per window per (client IP, username) pair"
+    )
     login_rate_window_s: int = Field(60, ge=1)
     job_rate_per_principal: int = Field(30, ge=1)
     job_rate_window_s: int = Field(60, ge=1)
@@ -92,9 +94,46 @@ class Settings(BaseSettings):
         le=300.0,
         description="per-process API-key cache (0: off; other workers see a revocation late)",
     )
-    job_workers: int = Field(1, ge=1, le=64)
-    job_queue_limit: int = Field(16, ge=0, le=10_000)
+    job_workers: int = Field(1, ge=1, le=64, description="in-process execution: job threads per process")
+    job_execution: Literal["auto", "inprocess", "queue"] = Field(
+        "auto",
+        description="auto: the PostgreSQL queue and `hal9 worker` processes on PostgreSQL, threads in the "
+        "API process on SQLite",
+    )
+    job_queue_limit: int | None = Field(
+        None,
+        ge=0,
+        le=10_000_000,
+        description="queued jobs beyond which submissions get 503 (default: 16 per process in-process, "
+        "10000 in all on the queue)",
+    )
+    job_user_limit: int = Field(
+        50, ge=1, le=1_000_000, description="queued + running jobs per user beyond which submissions get 429"
+    )
     job_retry_after_s: int = Field(10, ge=1)
+    job_max_attempts: int = Field(
+        3, ge=1, le=100, description="executions of a job whose worker is lost before it fails"
+    )
+    worker_heartbeat_s: float = Field(5.0, ge=0.05, le=300.0, description="worker heartbeat period")
+    worker_stalled_after_s: float = Field(
+        30.0, ge=0.2, le=3600.0, description="a worker silent this long is lost; its job is retried"
+    )
+    worker_shutdown_grace_s: float = Field(
+        30.0, ge=0.0, le=3600.0, description="SIGTERM: time for running jobs to finish before hand-back"
+    )
+    worker_poll_s: float = Field(2.0, ge=0.05, le=60.0, description="queue poll period (besides LISTEN)")
+    job_cancel_poll_s: float = Field(
+        1.0, ge=0.01, le=60.0, description="how often a running job checks for cancellation"
+    )
+    job_outcome_retry_s: float = Field(
+        120.0, ge=0.0, le=3600.0, description="how long a finished job retries recording its outcome"
+    )
+    ready_worker_window_s: float = Field(
+        60.0, ge=1.0, description="/ready: a worker counts when seen within this many seconds"
+    )
+    ready_requires_workers: bool = Field(
+        True, description="queue execution: /ready answers 503 when no worker was seen"
+    )
     job_device: str = "cpu"
     job_torch_threads: int | None = Field(None, ge=1)
     tracking_uri: str | None = Field(None, description="MLflow tracking URI of job runs")
@@ -117,6 +156,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_secret(self) -> Settings:
+        if self.job_execution == "queue" and self.database_url.startswith("sqlite"):
+            raise ValueError("HAL9_JOB_EXECUTION=queue needs PostgreSQL (DATABASE_URL=postgresql://...)")
         if self.secret_key is None:
             if self.environment != "development":
                 raise ValueError("HAL9_SECRET_KEY must be set outside development")
@@ -126,9 +167,25 @@ class Settings(BaseSettings):
             raise ValueError(f"HAL9_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes")
         if value in KNOWN_DEFAULT_SECRETS and self.environment != "development":
             raise ValueError("HAL9_SECRET_KEY is a published default; generate a new one")
+        if self.worker_stalled_after_s <= 2 * self.worker_heartbeat_s:
+            raise ValueError("HAL9_WORKER_STALLED_AFTER_S must exceed twice HAL9_WORKER_HEARTBEAT_S")
         if (self.admin_username is None) != (self.admin_password is None):
             raise ValueError("set both HAL9_ADMIN_USERNAME and HAL9_ADMIN_PASSWORD, or neither")
         return self
+
+    @property
+    def queue_limit(self) -> int:
+        """``job_queue_limit`` or its default for the execution mode."""
+        if self.job_queue_limit is not None:
+            return self.job_queue_limit
+        return 10_000 if self.uses_queue else 16
+
+    @property
+    def uses_queue(self) -> bool:
+        """Whether jobs go through the PostgreSQL queue to `hal9 worker` processes."""
+        if self.job_execution == "auto":
+            return not self.database_url.startswith("sqlite")
+        return self.job_execution == "queue"
 
     @property
     def secret_bytes(self) -> bytes:

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from hal9.core.config import check_device
+from hal9.core.config import MIN_NORMAL, check_device
 
 __all__ = ["Goal", "SimulationConfig", "Task", "TaskTemplate", "Unit"]
 
@@ -58,7 +58,7 @@ class Task(_Frozen):
     """
 
     id: Id
-    work: float = Field(gt=0, allow_inf_nan=False, description="amount of work (work units), > 0")
+    work: float = Field(ge=MIN_NORMAL, allow_inf_nan=False, description="amount of work (work units), > 0")
     capability: NonNegVector = ()
     demand: NonNegVector = ()
     priority: float | None = Field(None, ge=0, allow_inf_nan=False, description="higher runs first")
@@ -76,7 +76,7 @@ class TaskTemplate(_Frozen):
 
     kind: Literal["chain", "fork_join", "layered"] = "fork_join"
     n_tasks: int = Field(ge=1, le=100_000)
-    work: float = Field(1.0, gt=0, allow_inf_nan=False)
+    work: float = Field(1.0, ge=MIN_NORMAL, allow_inf_nan=False)
     width: int = Field(2, ge=1, description="tasks per stage of a layered template")
     capability: NonNegVector = ()
     demand: NonNegVector = ()
@@ -135,7 +135,7 @@ class Unit(_Frozen):
 
     id: Id
     capability: NonNegVector = ()
-    speed: float = Field(1.0, gt=0, allow_inf_nan=False)
+    speed: float = Field(1.0, ge=MIN_NORMAL, allow_inf_nan=False)
     capacity: NonNegVector = ()
     status: Literal["available", "failed"] = "available"
 
@@ -157,8 +157,8 @@ class SimulationConfig(_Frozen):
     failure_rate: float = Field(0.0, ge=0, lt=1, description="P(attempt fails on its unit)")
     crash_rate: float = Field(0.0, ge=0, allow_inf_nan=False, description="unit crashes per time unit")
     ack_loss_rate: float = Field(0.0, ge=0, lt=1)
-    ack_timeout: float = Field(1.0, gt=0, allow_inf_nan=False)
-    detection_delay: float = Field(1.0, gt=0, allow_inf_nan=False)
+    ack_timeout: float = Field(1.0, ge=MIN_NORMAL, allow_inf_nan=False)
+    detection_delay: float = Field(1.0, ge=MIN_NORMAL, allow_inf_nan=False)
     repair_time: float | None = Field(5.0, ge=0, allow_inf_nan=False)
     max_retries: int = Field(3, ge=0, description="re-plans of one task before it fails")
     mismatch_weight: float = Field(1.0, ge=0, allow_inf_nan=False, description="slow-down per shortfall")

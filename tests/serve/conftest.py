@@ -22,6 +22,7 @@ from hal9.serve import JobLimits, Settings, create_app
 from hal9.serve.accounts import create_user
 from hal9.serve.db import make_engine
 from hal9.serve.migrate import upgrade
+from hal9.serve.workerproc import ThreadedWorker
 
 PG_ADMIN_URL = os.environ.get("HAL9_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("HAL9_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -93,6 +94,20 @@ def pg_url() -> Iterator[str]:
         drop_pg_database(url)
 
 
+@pytest.fixture
+def fresh_database_url(database_url: str) -> Iterator[str]:
+    """A migrated database of the current backend that no other test uses (global queue counts)."""
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.removeprefix("sqlite:///")).with_name(f"fresh-{secrets.token_hex(4)}.db")
+        yield _migrated(f"sqlite:///{path.as_posix()}")
+        return
+    url = _migrated(create_pg_database())
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
 @pytest.fixture(scope="session")
 def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One MLflow SQLite store for the session (its first schema migration takes seconds)."""
@@ -120,6 +135,13 @@ def make_settings(database_url: str, tmp_path: Path, tracking_uri: str, **overri
         # long fixed windows: a window boundary between two calls of a test would reset the count
         "login_rate_window_s": 3600,
         "job_rate_window_s": 3600,
+        # fast queue workers: heartbeats, polls and grace periods in tenths of seconds
+        "worker_heartbeat_s": 0.5,
+        "worker_stalled_after_s": 3.0,
+        "worker_poll_s": 0.2,
+        "worker_shutdown_grace_s": 5.0,
+        "job_cancel_poll_s": 0.1,
+        "job_outcome_retry_s": 20.0,
         "limits": JobLimits(
             _env_file=None,
             max_neurons=2_000,
@@ -136,7 +158,11 @@ def make_settings(database_url: str, tmp_path: Path, tracking_uri: str, **overri
 @pytest.fixture
 def settings_factory(database_url: str, tmp_path: Path, tracking_uri: str) -> Callable[..., Settings]:
     """``settings_factory(**overrides)``: settings on the current backend."""
-    return lambda **overrides: make_settings(database_url, tmp_path, tracking_uri, **overrides)
+    def factory(**overrides: Any) -> Settings:
+        url = overrides.pop("database_url", database_url)
+        return make_settings(url, tmp_path, tracking_uri, **overrides)
+
+    return factory
 
 
 @dataclass
@@ -159,6 +185,7 @@ class Api:
     def __init__(self, client: TestClient) -> None:
         self.client = client
         self.services = client.app.state.services  # type: ignore[attr-defined]
+        self.worker: ThreadedWorker | None = None
 
     def user(self, *, admin: bool = False) -> User:
         username = f"u{secrets.token_hex(5)}"
@@ -172,7 +199,7 @@ class Api:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             body = self.client.get(f"/api/v1/runs/{run_id}", headers=headers).json()
-            if body["status"] in ("succeeded", "failed"):
+            if body["status"] in ("succeeded", "failed", "cancelled"):
                 return dict(body)
             time.sleep(0.1)
         raise AssertionError(f"run {run_id} did not finish in {timeout_s} s")
@@ -180,17 +207,27 @@ class Api:
 
 @pytest.fixture
 def api_factory(settings_factory: Callable[..., Settings]) -> Iterator[Callable[..., Api]]:
-    """``api_factory(**settings_overrides, registry=None)``: a started app; all closed at teardown."""
+    """``api_factory(**settings_overrides, registry=None, worker=True)``: a started app; on PostgreSQL
+    also a queue worker (a :class:`~hal9.serve.workerproc.ThreadedWorker` with the same registry)
+    unless ``worker=False``. All are stopped at teardown."""
     clients: list[TestClient] = []
+    workers: list[ThreadedWorker] = []
 
-    def build(registry: Any = None, **overrides: Any) -> Api:
-        app = create_app(settings_factory(**overrides), registry=registry)
+    def build(registry: Any = None, worker: bool = True, **overrides: Any) -> Api:
+        settings = settings_factory(**overrides)
+        app = create_app(settings, registry=registry)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
-        return Api(client)
+        api = Api(client)
+        if settings.uses_queue and worker:
+            api.worker = ThreadedWorker(settings, registry).start()
+            workers.append(api.worker)
+        return api
 
     yield build
+    for w in workers:
+        w.stop()
     for client in clients:
         client.__exit__(None, None, None)
 

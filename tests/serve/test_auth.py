@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from hal9.serve.accounts import create_user
 from hal9.serve.db import audit_log, users
 from tests.serve.conftest import PASSWORD, Api
 
@@ -82,7 +87,7 @@ def test_roles_no_mass_assignment(api: Api) -> None:
     assert _login(api, user.username, "another long pw")["status"] == 200
 
 
-def test_login_rate_limited_per_username(api_factory) -> None:  # type: ignore[no-untyped-def]
+def test_login_rate_limited_per_ip_and_username(api_factory) -> None:  # type: ignore[no-untyped-def]
     api = api_factory(login_rate_per_user=3, login_rate_per_ip=100)
     user = api.user()  # one login
     statuses = [_login(api, user.username, "bad")["status"] for _ in range(3)]
@@ -90,6 +95,45 @@ def test_login_rate_limited_per_username(api_factory) -> None:  # type: ignore[n
     limited = _login(api, user.username)
     assert limited["status"] == 429 and int(limited["headers"]["retry-after"]) >= 1
     assert _login(api, "someone-else", "bad")["status"] == 401  # other usernames unaffected
+
+
+def _client_at(api: Api, ip: str) -> TestClient:
+    """A second client of ``api``'s (already started) app whose requests come from ``ip``."""
+    return TestClient(api.client.app, raise_server_exceptions=False, client=(ip, 50000))
+
+
+def test_failed_logins_from_one_ip_do_not_lock_out_the_user(api_factory: Callable[..., Api]) -> None:
+    """An attacker's failures against a username (at one address) never stop its owner at another."""
+    api = api_factory(login_rate_per_user=3, login_rate_per_ip=100)
+    name = f"alice-{secrets.token_hex(4)}"
+    create_user(api.services.engine, api.services.passwords, name, PASSWORD, is_admin=False)
+    attacker, owner = _client_at(api, "203.0.113.7"), _client_at(api, "198.51.100.2")
+    url = "/api/v1/auth/login"
+    try:
+        # brute force from one address against one user is cut off, even with the right password
+        codes = [attacker.post(url, json={"username": name, "password": f"guess{i}"}) for i in range(4)]
+        assert [r.status_code for r in codes] == [401, 401, 401, 429]
+        blocked = attacker.post(url, json={"username": name, "password": PASSWORD})
+        assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
+        assert blocked.headers["content-type"] == "application/problem+json"
+        # ... but the owner, at another address, still logs in (after a typo)
+        assert owner.post(url, json={"username": name, "password": "typo"}).status_code == 401
+        ok = owner.post(url, json={"username": name, "password": PASSWORD})
+        assert ok.status_code == 200 and ok.json()["token_type"] == "bearer"
+        # the owner's address has a count of its own (every attempt counts, in any letter case)
+        assert owner.post(url, json={"username": name.upper(), "password": "x"}).status_code == 401
+        assert owner.post(url, json={"username": name, "password": PASSWORD}).status_code == 429
+    finally:
+        attacker.close()
+        owner.close()
+
+
+def test_login_rate_keys_pair_ip_and_username() -> None:
+    from hal9.serve.routes.auth import login_rate_keys
+
+    assert login_rate_keys("10.0.0.1", "Alice") == ("login:ip:10.0.0.1", "login:ipuser:10.0.0.1:alice")
+    assert login_rate_keys("10.0.0.1", "alice")[1] != login_rate_keys("10.0.0.2", "alice")[1]
+    assert login_rate_keys("::1", "alice")[1] == "login:ipuser:::1:alice"
 
 
 def test_login_rate_limited_per_ip(api_factory) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 from hal9.serve.db import make_engine, metadata
+from hal9.serve.migrations.env import include_name
 from hal9.serve.migrate import MIGRATIONS_DIR, current_revision, downgrade, head_revision, is_at_head, upgrade
 from tests.serve.conftest import create_pg_database, drop_pg_database
 
@@ -36,11 +37,18 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
 def test_upgrade_downgrade_upgrade(empty_engine: Engine) -> None:
     assert current_revision(empty_engine) is None and not is_at_head(empty_engine)
     upgrade(empty_engine)
-    assert is_at_head(empty_engine) and head_revision() == "0001"
-    assert TABLES <= set(inspect(empty_engine).get_table_names())
+    assert is_at_head(empty_engine) and head_revision() == "0002"
+    names = set(inspect(empty_engine).get_table_names())
+    assert TABLES <= names
+    # The job queue (procrastinate) exists on PostgreSQL only.
+    assert ("procrastinate_jobs" in names) == (empty_engine.dialect.name == "postgresql")
     with empty_engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        ctx = MigrationContext.configure(conn, opts={"include_name": include_name})
+        diff = compare_metadata(ctx, metadata)
     assert diff == [], diff
+    downgrade(empty_engine, "0001")
+    assert current_revision(empty_engine) == "0001"
+    assert not {n for n in inspect(empty_engine).get_table_names() if n.startswith("procrastinate")}
     downgrade(empty_engine)
     assert current_revision(empty_engine) is None
     assert not TABLES & set(inspect(empty_engine).get_table_names())
@@ -51,3 +59,4 @@ def test_upgrade_downgrade_upgrade(empty_engine: Engine) -> None:
 def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert any((MIGRATIONS_DIR / "versions").glob("0001_*.py"))
+    assert any((MIGRATIONS_DIR / "versions").glob("0002_*.py"))

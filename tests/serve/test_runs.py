@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -81,11 +82,15 @@ def _gated_registry(gate: threading.Event) -> JobRegistry:
 
 
 def test_queue_limit_answers_503_and_writes_nothing(
-    api_factory: Callable[..., Api], gate: threading.Event
+    fresh_database_url: str, api_factory: Callable[..., Api], gate: threading.Event
 ) -> None:
-    api = api_factory(registry=_gated_registry(gate), job_workers=1, job_queue_limit=1)
+    api = api_factory(
+        registry=_gated_registry(gate), job_workers=1, job_queue_limit=1, database_url=fresh_database_url
+    )
     user = api.user()
     first = api.client.post("/api/v1/runs/gate", json={}, headers=user.headers)
+    # one job running (waiting for the gate), the next one queued: the limit of 1 queued is reached
+    _wait_status(api, first.json()["id"], user.headers, "running")
     second = api.client.post("/api/v1/runs/gate", json={"n": 2}, headers=user.headers)
     assert first.status_code == second.status_code == 202
     full = api.client.post("/api/v1/runs/gate", json={"n": 3}, headers=user.headers)
@@ -105,6 +110,15 @@ def test_queue_limit_answers_503_and_writes_nothing(
     assert api.wait(first.json()["id"], user.headers)["status"] == "succeeded"
     assert api.wait(second.json()["id"], user.headers)["result"] == {"n": 2}
     assert api.client.post("/api/v1/runs/gate", json={}, headers=user.headers).status_code == 202
+
+
+def _wait_status(api: Api, run_id: str, headers: dict[str, str], status: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if api.client.get(f"/api/v1/runs/{run_id}", headers=headers).json()["status"] == status:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never reached {status}")
 
 
 def test_failed_job_is_recorded(api_factory: Callable[..., Api], gate: threading.Event) -> None:

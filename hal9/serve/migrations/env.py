@@ -8,8 +8,15 @@ from sqlalchemy import Connection
 from hal9.serve.db import make_engine, metadata
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Leave procrastinate's queue tables (installed by revision 0002, not in ``metadata``) alone."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=metadata, render_as_batch=True, include_name=include_name
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -13,7 +13,7 @@ from hal9.serve.deps import ReadPrincipal, Services, ServicesDep, audit, client_
 from hal9.serve.schemas import LoginRequest, RefreshRequest, TokenPair, UserOut
 from hal9.serve.security import issue_access_token, keyed_hash, new_refresh_token
 
-__all__ = ["router"]
+__all__ = ["login_rate_keys", "router"]
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 _INVALID = "invalid credentials"
@@ -42,19 +42,38 @@ def _issue_pair(
     )
 
 
+def login_rate_keys(ip: str, username: str) -> tuple[str, str]:
+    """The rate-limit keys of a login attempt: per client IP, and per (client IP, username) pair.
+
+    The second key holds the username *with* the IP, so that failed attempts against a username from one
+    address (an attacker's) never lock its owner out from another. Usernames cannot contain ``:``
+    (``[A-Za-z0-9._@-]``), so two different pairs never make the same key.
+
+    Parameters
+    ----------
+    ip : str
+        The client address (:func:`~hal9.serve.deps.client_ip`).
+    username : str
+        The submitted username (compared case-insensitively).
+
+    Returns
+    -------
+    tuple of str
+        ``("login:ip:<ip>", "login:ipuser:<ip>:<username>")``.
+    """
+    return f"login:ip:{ip}", f"login:ipuser:{ip}:{username.lower()}"
+
+
 @router.post("/login", response_model=TokenPair, summary="exchange username and password for tokens")
 def login(body: LoginRequest, request: Request, services: ServicesDep) -> TokenPair:
-    """Rate-limited per client IP and per username; unknown users cost as much as wrong passwords."""
+    """Rate-limited per client IP and per (client IP, username) pair, so failures from other addresses
+    never lock a user out; unknown users cost as much as wrong passwords.
+    """
     s = services.settings
     ip = client_ip(request)
-    rate_limit(services, f"login:ip:{ip}", s.login_rate_per_ip, s.login_rate_window_s, "login_ip")
-    rate_limit(
-        services,
-        f"login:user:{body.username.lower()}",
-        s.login_rate_per_user,
-        s.login_rate_window_s,
-        "login_user",
-    )
+    ip_key, ip_user_key = login_rate_keys(ip, body.username)
+    rate_limit(services, ip_key, s.login_rate_per_ip, s.login_rate_window_s, "login_ip")
+    rate_limit(services, ip_user_key, s.login_rate_per_user, s.login_rate_window_s, "login_user")
     with services.reader.connect() as conn:
         row = conn.execute(
             select(users.c.id, users.c.password_hash, users.c.is_admin, users.c.is_active).where(

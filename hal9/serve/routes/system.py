@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from hal9.serve.deps import AnyPrincipal, Services, ServicesDep
 from hal9.serve.migrate import current_revision, head_revision
-from hal9.serve.problems import problem_response
+from hal9.serve.queue import workers_seen
 
 __all__ = ["build_router"]
 
@@ -26,20 +26,65 @@ def build_router(metrics_access: str) -> APIRouter:
         """Always ``{"status": "ok"}`` while the process serves requests."""
         return {"status": "ok"}
 
-    @router.get("/ready", summary="readiness: database reachable and migrated to head")
+    @router.get("/ready", summary="readiness: database, queue workers and Redis")
     def ready(services: ServicesDep) -> Response:
-        """200 when the database answers and is at the newest migration, else 503."""
+        """200 when every check passes, else 503; the body names each check.
+
+        ``database``: reachable and migrated to head. ``queue``: with queue execution, workers seen
+        within ``HAL9_READY_WORKER_WINDOW_S`` (a failed check only when ``HAL9_READY_REQUIRES_WORKERS``);
+        in-process, the job threads of this process. ``redis``: when ``REDIS_URL`` is set.
+        """
+        checks: dict[str, dict[str, object]] = {}
+        s = services.settings
         try:
             with services.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             revision = current_revision(services.engine)
         except Exception as exc:
             _log.warning("database not reachable", extra={"exc_type": type(exc).__name__})
-            return problem_response(503, "database not reachable", headers={"Retry-After": "5"})
-        head = head_revision()
-        if revision != head:
-            return problem_response(503, f"database at migration {revision}, expected {head}")
-        return JSONResponse({"status": "ready", "migration": revision})
+            checks["database"] = {"ok": False, "error": "not reachable"}
+            revision = None
+        else:
+            head = head_revision()
+            checks["database"] = {"ok": revision == head, "migration": revision, "expected": head}
+        if s.uses_queue:
+            try:
+                with services.engine.connect() as conn:
+                    workers = workers_seen(conn, s.ready_worker_window_s)
+                checks["queue"] = {
+                    "ok": workers > 0 or not s.ready_requires_workers,
+                    "execution": "queue",
+                    "workers": workers,
+                    "window_s": s.ready_worker_window_s,
+                }
+            except Exception as exc:
+                checks["queue"] = {"ok": False, "execution": "queue", "error": type(exc).__name__}
+        else:
+            runner = services.runner
+            checks["queue"] = {
+                "ok": runner is not None,
+                "execution": "inprocess",
+                "threads": s.job_workers,
+                "pending": runner.pending if runner is not None else 0,
+            }
+        if s.redis_url:
+            checks["redis"] = {"ok": services.limiter.ping()}
+        ok = all(bool(c["ok"]) for c in checks.values())
+        body = {"status": "ready" if ok else "not ready", "migration": revision, "checks": checks}
+        if ok:
+            return JSONResponse(body)
+        return JSONResponse(
+            {
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "; ".join(f"{name} check failed" for name, c in checks.items() if not c["ok"]),
+                **body,
+            },
+            status_code=503,
+            media_type="application/problem+json",
+            headers={"Retry-After": "5"},
+        )
 
     def _metrics(services: Services) -> Response:
         body, content_type = services.metrics.exposition()
