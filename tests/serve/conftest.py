@@ -158,6 +158,7 @@ def make_settings(database_url: str, tmp_path: Path, tracking_uri: str, **overri
 @pytest.fixture
 def settings_factory(database_url: str, tmp_path: Path, tracking_uri: str) -> Callable[..., Settings]:
     """``settings_factory(**overrides)``: settings on the current backend."""
+
     def factory(**overrides: Any) -> Settings:
         url = overrides.pop("database_url", database_url)
         return make_settings(url, tmp_path, tracking_uri, **overrides)

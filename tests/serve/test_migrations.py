@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 from hal9.serve.db import make_engine, metadata
-from hal9.serve.migrations.env import include_name
 from hal9.serve.migrate import MIGRATIONS_DIR, current_revision, downgrade, head_revision, is_at_head, upgrade
+from hal9.serve.migrations.env import include_name
 from tests.serve.conftest import create_pg_database, drop_pg_database
 
 TABLES = {"users", "api_keys", "refresh_tokens", "runs", "audit_log"}
