@@ -312,6 +312,8 @@ class ThreadedWorker:
 
     def stop(self, timeout_s: float | None = None) -> None:
         """Stop taking jobs, hand back after the grace period, wait for the thread."""
+        if not self._thread.is_alive():
+            return
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         limit = self.settings.worker_shutdown_grace_s + 15.0 if timeout_s is None else timeout_s

@@ -108,6 +108,16 @@ def fresh_database_url(database_url: str) -> Iterator[str]:
         drop_pg_database(url)
 
 
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database of this test only."""
+    url = _migrated(create_pg_database())
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
 @pytest.fixture(scope="session")
 def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One MLflow SQLite store for the session (its first schema migration takes seconds)."""
