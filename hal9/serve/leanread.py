@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 __all__ = ["KeyRow", "LeanReader", "lean_conninfo"]
@@ -104,6 +105,7 @@ class LeanReader:
     """
 
     def __init__(self, url: str, *, size: int = 8, statement_timeout_ms: int = 5000) -> None:
+        self._size = size
         self.pool = AsyncConnectionPool(
             lean_conninfo(url),
             min_size=size,
@@ -122,11 +124,30 @@ class LeanReader:
         """Close every connection."""
         await self.pool.close()
 
+    async def _query(self, sql: str, params: Sequence[Any], *, many: bool) -> Any:
+        """Run one prepared statement; retry on another connection when the one taken was dead.
+
+        A database restart or ``pg_terminate_backend`` kills every pooled connection. Instead of a
+        ``SELECT 1`` before each use (a round trip on the hot path), a statement that fails because
+        its connection is *broken* is retried on the next one; the pool drops broken connections,
+        so at most ``size + 1`` tries reach a fresh one. Statement errors (a timeout, a bad value) on
+        a live connection are raised at once.
+        """
+        for attempt in range(self._size + 1):
+            conn_ref = None
+            try:
+                async with self.pool.connection() as conn:
+                    conn_ref = conn
+                    cur = await conn.execute(sql, params, prepare=True)
+                    return await (cur.fetchall() if many else cur.fetchone())
+            except psycopg.OperationalError:
+                if conn_ref is None or not conn_ref.broken or attempt == self._size:
+                    raise
+        raise AssertionError("unreachable")
+
     async def key(self, prefix: str) -> KeyRow | None:
         """The API key of ``prefix`` with its owner, or ``None``; one indexed, prepared query."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(_KEY_SQL, (prefix,), prepare=True)
-            row = await cur.fetchone()
+        row = await self._query(_KEY_SQL, (prefix,), many=False)
         if row is None:
             return None
         (kid, key_hash, scopes, expires_at, revoked_at, uid, username, is_admin, is_active) = row
@@ -145,14 +166,10 @@ class LeanReader:
             params.append(status)
         params += [limit, offset]
         sql = _LIST_SQL[(kind is not None, status is not None)]
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(sql, params, prepare=True)
-            rows = await cur.fetchall()
+        rows = await self._query(sql, params, many=True)
         return [_as_dict(LIST_FIELDS, r) for r in rows]
 
     async def get_run(self, run_id: str, owner_id: int) -> dict[str, Any] | None:
         """Run ``run_id`` with its result if ``owner_id`` owns it, else ``None``."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(_GET_SQL, (run_id, owner_id), prepare=True)
-            row = await cur.fetchone()
+        row = await self._query(_GET_SQL, (run_id, owner_id), many=False)
         return None if row is None else _as_dict(DETAIL_FIELDS, row)
