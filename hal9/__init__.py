@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 
 try:
-    __version__: str = _metadata.version("hal9")
+    __version__: str = _metadata.version("hal9-research")
 except _metadata.PackageNotFoundError:  # pragma: no cover - only when run from a source tree without install
     __version__ = "0+unknown"
 
