@@ -1,4 +1,4 @@
-"""hal9.serve — the authenticated HTTP service (``pip install -e '.[serve]'`` from the repository, started with ``hal9 serve``).
+"""hal9.serve — the authenticated HTTP service (``.[serve]`` extra; ``hal9 serve``, ``hal9 worker``).
 
 FastAPI on a pooled, synchronous SQLAlchemy Core engine (SQLite by default, PostgreSQL via
 ``DATABASE_URL``): JWT and API-key authentication, a bounded job pool that runs simulations,
