@@ -326,3 +326,29 @@ def test_inprocess_adopts_runs_of_a_lost_process(
     # a run held by a live lease (another instance) is never touched
     c = _row(api, "c" * 32)
     assert c.status == "queued" and c.worker == "api@alive:2" and c.attempts == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_connections_cut_while_a_job_runs_outcome_is_recorded(
+    fresh_pg_url: str, api_factory: Callable[..., Api], started: threading.Event
+) -> None:
+    api = api_factory(registry=_looping_registry(started, []), database_url=fresh_pg_url)
+    user = api.user()
+    run_id = api.client.post("/api/v1/runs/loop", json={"seconds": 2}, headers=user.headers).json()["id"]
+    assert started.wait(30)
+    import psycopg
+
+    from tests.serve.conftest import PG_ADMIN_URL
+
+    name = fresh_pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s", (name,)
+        ).fetchone()
+    assert killed is not None and killed[0] >= 2  # the app's and the worker's pooled connections
+    body = api.wait(run_id, user.headers, timeout_s=60)
+    assert body["status"] == "succeeded" and body["attempts"] == 1 and body["retries"] == 0
+    assert body["result"]["checkpoints"] > 0
+    # the API answers again at once: pooled connections are checked before use
+    assert api.client.get("/api/v1/runs", headers=user.headers).status_code == 200

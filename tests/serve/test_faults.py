@@ -45,3 +45,68 @@ def test_fault_scenario_loses_nothing(tmp_path: Path) -> None:
     assert "second API on the same database" in events
     assert figures["retried"] >= 1  # the killed worker's job ran again
     assert done.returncode == 0
+
+
+@pytest.mark.faults
+@pytest.mark.postgres
+def test_sigterm_hands_the_running_job_back(fresh_pg_url: str, tmp_path: Path) -> None:
+    """A real `hal9 worker` process gets SIGTERM mid-job: the run goes back to the queue, not failed."""
+    import signal
+    import time
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select, text
+
+    from hal9.serve import JobLimits, create_app
+    from hal9.serve.db import runs
+    from tests.serve.conftest import Api, make_settings
+
+    limits = JobLimits(_env_file=None, max_neurons=2_000, max_steps=200_000)
+    settings = make_settings(fresh_pg_url, tmp_path, f"sqlite:///{tmp_path}/mlflow.db", limits=limits)
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HAL9_DATABASE_URL")},
+        "DATABASE_URL": fresh_pg_url,
+        "HAL9_ENVIRONMENT": "test",
+        "HAL9_SECRET_KEY": settings.secret_bytes.decode(),
+        "HAL9_WORKER_SHUTDOWN_GRACE_S": "1",
+        "HAL9_WORKER_HEARTBEAT_S": "0.5",
+        "HAL9_WORKER_STALLED_AFTER_S": "3",
+        "HAL9_MAX_STEPS": "200000",
+        "HAL9_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "HAL9_DATA_DIR": str(tmp_path / "data"),
+        "OMP_NUM_THREADS": "1",
+    }
+    with TestClient(create_app(settings)) as client:
+        api = Api(client)
+        user = api.user()
+        r = client.post(
+            "/api/v1/runs/simulation", json={"neurons": 100, "steps": 200_000}, headers=user.headers
+        )
+        assert r.status_code == 202, r.text
+        run_id = r.json()["id"]
+        worker = subprocess.Popen([sys.executable, "-m", "hal9.cli.main", "worker"], env=env, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if client.get(f"/api/v1/runs/{run_id}", headers=user.headers).json()["status"] == "running":
+                    break
+                time.sleep(0.2)
+            else:
+                raise AssertionError("the worker never started the job")
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            worker.send_signal(signal.SIGTERM)
+            code = worker.wait(timeout=60)
+            stopped_after = time.monotonic() - t0
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(timeout=10)
+        assert code == 0 and stopped_after < 1 + 5 + 5  # grace + hard margin + slack, not the job's length
+        with api.services.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).one()
+            job = conn.execute(
+                text("SELECT status FROM procrastinate_jobs WHERE id = :j"), {"j": row.queue_job_id}
+            ).scalar_one()
+        assert row.status == "queued" and row.retries == 1 and row.error is None and row.stalls == 0
+        assert job == "todo"  # back in the queue for the next worker
