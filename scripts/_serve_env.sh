@@ -92,6 +92,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 se_fail() { echo "error: $*" >&2; exit 1; }
+[[ -x $se_locust ]] || se_fail "locust not found at $se_locust: pip install -e '.[load]' (or set HAL9_LOAD_LOCUST)"
 
 # The server's environment (exported: `hal9 serve` and the admin commands read it).
 unset HAL9_DATABASE_URL HAL9_REDIS_URL

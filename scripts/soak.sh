@@ -12,7 +12,11 @@
 #   HAL9_LOAD_USER_RPS          requests per second of each user (default 1)
 #   HAL9_LOAD_REFUSED_OK=1      count submissions answered 429/503 apart, as "(refused)", not as errors
 #   HAL9_SOAK_RSS_MAX_GROWTH    fail above this RSS growth, in % (default 10)
-#   HAL9_SOAK_CONN_SLACK        fail if PostgreSQL connections grow by more than this (default 4)
+#   HAL9_SOAK_CONN_SLACK        fail if PostgreSQL connections grow by more than this over the second half
+#                               of the run (default 4): pools open connections lazily up to their size,
+#                               so early growth is expected; a leak keeps growing
+#   HAL9_SOAK_CONN_BOUND        fail if the connections ever exceed this (default 2 API processes x
+#                               (HAL9_DB_POOL_SIZE 20 + HAL9_DB_LEAN_POOL_SIZE 8) + 10 for the worker = 66)
 #   HAL9_SOAK_WORKER_PATTERN    regex of job workers' command lines (default "hal9(\.cli\.main)? worker":
 #                               `hal9 worker` and what `hal9 serve --with-worker` starts)
 #   HAL9_LOAD_LOGS              keep the logs, locust's CSV files and the samples (soak_samples.csv) here
@@ -27,8 +31,10 @@
 # judged. Warm-up ends at min(60 s, 10 % of DURATION): each series is compared between the first
 # sample at or after that and the last one. Before the load, 8 small jobs run (HAL9_LOAD_PREWARM_JOBS)
 # so that each process that runs jobs has loaded MLflow (about 200 MiB) before the first sample.
-# Exit 1 if any request failed, an RSS grew more than HAL9_SOAK_RSS_MAX_GROWTH %, the connections grew
-# by more than HAL9_SOAK_CONN_SLACK, or the set-up or locust failed. Server stopped by PID, database dropped.
+# Exit 1 if any request failed, an RSS grew more than HAL9_SOAK_RSS_MAX_GROWTH %, the connections
+# exceeded HAL9_SOAK_CONN_BOUND or grew by more than HAL9_SOAK_CONN_SLACK over the second half of the run,
+# or the set-up or locust failed. At the end the connections are listed by application_name
+# (hal9-api, hal9-api-lean, hal9-worker, hal9-worker-queue): which pool holds how many. Server stopped by PID, database dropped.
 set -euo pipefail
 
 case ${1:-} in -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
@@ -37,6 +43,7 @@ rate="${2:-300}"
 export HAL9_LOAD_SUBMIT_EVERY="${HAL9_LOAD_SUBMIT_EVERY:-50}"
 rss_max="${HAL9_SOAK_RSS_MAX_GROWTH:-10}"
 conn_slack="${HAL9_SOAK_CONN_SLACK:-4}"
+conn_bound="${HAL9_SOAK_CONN_BOUND:-66}"
 worker_pattern="${HAL9_SOAK_WORKER_PATTERN:-hal9(\.cli\.main)? worker}"
 
 # shellcheck source=scripts/_serve_env.sh
@@ -118,11 +125,15 @@ locust_warn=$(se_locust_warnings)
 [[ -z $locust_warn ]] || { echo "locust log:"; echo "$locust_warn"; }
 se_machine
 echo "== samples (every 10 s)"
-"$se_py" - "$samples" "$se_work/locust_stats.csv" "$warm" "$rss_max" "$conn_slack" <<'PY'
+echo "connections by pool (application_name, state, count):"
+psql -qAt "$se_pg" -c "SELECT application_name, state, count(*) FROM pg_stat_activity
+    WHERE datname = '$se_db' GROUP BY 1, 2 ORDER BY 1, 2" | sed 's/^/  /' || true
+"$se_py" - "$samples" "$se_work/locust_stats.csv" "$warm" "$rss_max" "$conn_slack" "$conn_bound" <<'PY'
 import csv, sys
 
 samples_file, stats_file = sys.argv[1:3]
 warm, rss_max, conn_slack = int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+conn_bound = int(sys.argv[6])
 rows = [{k: float(v) if "." in v else int(v) for k, v in r.items()} for r in csv.DictReader(open(samples_file, newline=""))]
 print(f"{'t s':>6} {'api MiB':>9} {'procs':>5} {'worker MiB':>10} {'procs':>5} {'pg conns':>8} {'backlog':>7}"
       f" {'probe ms':>8} {'locust cores':>12}")
@@ -162,8 +173,14 @@ else:
             problems.append(f"{label} grew {growth:.1f} % (> {rss_max:g} %)")
         if key.endswith("rss_kib") and a == 0 and b > 0:
             print(f"  note: {label} was 0 after the warm-up and {b / 1024:.1f} MiB at the end")
-        if key == "pg_conns" and b - a > conn_slack:
-            problems.append(f"PostgreSQL connections grew by {b - a} (> {conn_slack:g})")
+        if key == "pg_conns":
+            mid = after[len(after) // 2]
+            peak = max(r["pg_conns"] for r in loaded)
+            print(f"  connections: {mid['pg_conns']} at mid-run (t={mid['t_s']} s), peak {peak}, bound {conn_bound}")
+            if b - mid["pg_conns"] > conn_slack:
+                problems.append(f"PostgreSQL connections grew by {b - mid['pg_conns']} in the second half (> {conn_slack:g})")
+            if peak > conn_bound:
+                problems.append(f"PostgreSQL connections reached {peak} (> bound {conn_bound})")
         if key == "api_rss_kib" and first["api_procs"] != last["api_procs"]:
             print(f"  note: {first['api_procs']} API processes after the warm-up, {last['api_procs']} at the end")
 print()

@@ -67,7 +67,10 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
     registry = registry if registry is not None else default_registry()
     metrics = ServeMetrics()
     engine = make_engine(
-        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        application_name="hal9-api",
     )
     metrics.add_collector(QueueStats(engine, settings))
     services = Services(

@@ -189,7 +189,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, application_name: str = "hal9"
+) -> Engine:
     """A pooled synchronous engine for ``url`` (SQLite file or PostgreSQL via psycopg 3).
 
     Parameters
@@ -198,6 +200,9 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
         SQLAlchemy URL. ``sqlite:///path.db`` gets WAL mode, foreign keys and a 30 s busy timeout.
     pool_size, max_overflow : int
         Connection pool of PostgreSQL (per process).
+    application_name : str
+        PostgreSQL ``application_name`` of the connections (``pg_stat_activity`` shows which pool
+        holds which connection: ``hal9-api``, ``hal9-api-lean``, ``hal9-worker``, ``hal9-worker-queue``).
 
     Notes
     -----
@@ -211,5 +216,10 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800, pool_pre_ping=True
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=1800,
+        pool_pre_ping=True,
+        connect_args={"application_name": application_name},
     )

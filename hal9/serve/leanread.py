@@ -110,7 +110,11 @@ class LeanReader:
             lean_conninfo(url),
             min_size=size,
             max_size=size,
-            kwargs={"autocommit": True, "options": f"-c statement_timeout={statement_timeout_ms}"},
+            kwargs={
+                "autocommit": True,
+                "options": f"-c statement_timeout={statement_timeout_ms}",
+                "application_name": "hal9-api-lean",
+            },
             timeout=5.0,
             open=False,
             name="hal9-lean-read",

@@ -198,7 +198,9 @@ def build_app(conninfo: str, executor: Executor) -> procrastinate.App:
 
     # procrastinate's pool already checks each connection before use (``check_connection``).
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4)
+        connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo, min_size=1, max_size=4, kwargs={"application_name": "hal9-worker-queue"}
+        )
     )
     retry = procrastinate.RetryStrategy(
         max_attempts=None, wait=1, retry_exceptions={HandBack, OutcomeNotRecorded}

@@ -100,7 +100,7 @@ async def serve_queue(
     from hal9.serve.db import make_engine
 
     s = settings
-    engine = make_engine(settings.database_url, pool_size=2, max_overflow=2)
+    engine = make_engine(settings.database_url, pool_size=2, max_overflow=2, application_name="hal9-worker")
     signals = StopSignals()
     executor = Executor(engine, registry, settings, ServeMetrics(), signals, name)
     app = build_app(lean_conninfo(engine.url.render_as_string(hide_password=False)), executor)
