@@ -25,7 +25,7 @@ from hal9.serve.db import make_engine
 from hal9.serve.deps import KeyCache, Services
 from hal9.serve.inprocess import InProcessRunner
 from hal9.serve.jobs import JobRegistry, default_registry
-from hal9.serve.leanread import LeanReader
+from hal9.serve.leanread import LeanReader, lean_conninfo
 from hal9.serve.logging import configure_logging
 from hal9.serve.metrics import ServeMetrics
 from hal9.serve.middleware import RequestMiddleware
@@ -81,7 +81,8 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
         metrics=metrics,
         registry=registry,
         runner=None if settings.uses_queue else InProcessRunner(engine, registry, settings, metrics),
-        key_cache=KeyCache(settings.api_key_cache_s),
+        # With revocations pushed by NOTIFY the cache starts off and is enabled once the watcher listens.
+        key_cache=KeyCache(settings.key_cache_ttl_s, enabled=not settings.key_cache_pushed),
         reader=engine.execution_options(isolation_level="AUTOCOMMIT"),
     )
 
@@ -97,6 +98,14 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
         if lean is not None:
             await lean.open()
             services.lean = lean
+        watcher = None
+        if settings.key_cache_pushed and settings.key_cache_ttl_s > 0:
+            from hal9.serve.keywatch import KeyWatcher
+
+            watcher = KeyWatcher(
+                lean_conninfo(engine.url.render_as_string(hide_password=False)), services.key_cache
+            )
+            await watcher.start()
         if services.runner is not None:
             services.runner.start()
             _log.info(
@@ -124,6 +133,8 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
         try:
             yield
         finally:
+            if watcher is not None:
+                await watcher.stop()
             services.lean = None
             if lean is not None:
                 await lean.close()

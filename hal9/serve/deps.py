@@ -83,32 +83,60 @@ class Services:
 class KeyCache:
     """API-key rows cached for ``ttl_s`` seconds per process (0: off), saving a query per request.
 
-    A key revoked through this process is dropped at once (:meth:`clear`); other worker processes
-    notice within ``ttl_s``. Expiry is checked on every use.
+    A key revoked through this process is dropped at once (:meth:`forget`). Other processes drop it
+    when the revocation's ``NOTIFY`` reaches them (PostgreSQL, :mod:`hal9.serve.keywatch`); a cache
+    created with ``enabled=False`` stays off until its watcher listens, and goes off again (emptied)
+    whenever the watcher loses its connection. Expiry is checked on every use.
     """
 
-    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+    def __init__(self, ttl_s: float, max_entries: int = 10_000, *, enabled: bool = True) -> None:
         self._ttl = ttl_s
         self._max = max_entries
         self._rows: dict[str, tuple[float, Any]] = {}
+        self._enabled = enabled
+
+    @property
+    def ttl_s(self) -> float:
+        """Seconds an entry lives."""
+        return self._ttl
+
+    @property
+    def enabled(self) -> bool:
+        """Whether entries are stored and served."""
+        return self._enabled and self._ttl > 0
+
+    def enable(self) -> None:
+        """Start caching (the watcher listens)."""
+        self._enabled = True
+
+    def disable(self) -> None:
+        """Stop caching and forget everything (the watcher stopped listening)."""
+        self._enabled = False
+        self._rows.clear()
 
     def get(self, prefix: str) -> Any:
-        """The cached row of ``prefix``, or ``None`` when absent or stale."""
+        """The cached row of ``prefix``, or ``None`` when absent, stale or the cache is off."""
+        if not self._enabled:
+            return None
         hit = self._rows.get(prefix)
         if hit is None or hit[0] < time.monotonic():
             return None
         return hit[1]
 
     def put(self, prefix: str, row: Any) -> None:
-        """Cache ``row`` (no-op when the TTL is 0)."""
-        if self._ttl <= 0:
+        """Cache ``row`` (no-op when the TTL is 0 or the cache is off)."""
+        if self._ttl <= 0 or not self._enabled:
             return
         if len(self._rows) >= self._max:
             self._rows.clear()
         self._rows[prefix] = (time.monotonic() + self._ttl, row)
 
+    def forget(self, prefix: str) -> None:
+        """Drop the entry of ``prefix`` (a revocation)."""
+        self._rows.pop(prefix, None)
+
     def clear(self) -> None:
-        """Forget every cached key (after a revocation)."""
+        """Forget every cached key."""
         self._rows.clear()
 
 

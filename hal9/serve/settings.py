@@ -88,11 +88,13 @@ class Settings(BaseSettings):
     job_rate_per_principal: int = Field(30, ge=1)
     job_rate_window_s: int = Field(60, ge=1)
     rate_limit_prefix: str = "hal9:rl"
-    api_key_cache_s: float = Field(
-        0.0,
+    api_key_cache_s: float | None = Field(
+        None,
         ge=0.0,
         le=300.0,
-        description="per-process API-key cache (0: off; other workers see a revocation late)",
+        description="per-process API-key cache; unset: 30 s on PostgreSQL with lean reads (revocations "
+        "pushed to every process by NOTIFY), off otherwise; set on SQLite, other processes see a "
+        "revocation that late",
     )
     job_workers: int = Field(1, ge=1, le=64, description="in-process execution: job threads per process")
     job_execution: Literal["auto", "inprocess", "queue"] = Field(
@@ -172,6 +174,18 @@ class Settings(BaseSettings):
         if (self.admin_username is None) != (self.admin_password is None):
             raise ValueError("set both HAL9_ADMIN_USERNAME and HAL9_ADMIN_PASSWORD, or neither")
         return self
+
+    @property
+    def key_cache_pushed(self) -> bool:
+        """Whether key revocations reach every process by ``LISTEN/NOTIFY`` (PostgreSQL, lean reads)."""
+        return self.db_lean_reads and not self.database_url.startswith("sqlite")
+
+    @property
+    def key_cache_ttl_s(self) -> float:
+        """``api_key_cache_s`` or its default: 30 s when revocations are pushed, else 0 (off)."""
+        if self.api_key_cache_s is not None:
+            return self.api_key_cache_s
+        return 30.0 if self.key_cache_pushed else 0.0
 
     @property
     def queue_limit(self) -> int:

@@ -45,7 +45,8 @@ def _seed_runs(api: Api, owner_id: int) -> list[str]:
 def test_lean_and_core_reads_agree(pg_url: str, tmp_path: Path, tracking_uri: str) -> None:
     def app(lean: bool) -> TestClient:
         return TestClient(
-            create_app(make_settings(pg_url, tmp_path, tracking_uri, db_lean_reads=lean)),
+            # no key cache: this test checks what each read path sees straight after a change
+            create_app(make_settings(pg_url, tmp_path, tracking_uri, db_lean_reads=lean, api_key_cache_s=0)),
             raise_server_exceptions=False,
         )
 

@@ -102,7 +102,7 @@ def revoke_key(
     """Revoke key ``key_id``; 404 if it is not yours."""
     _session_only(principal)
     with services.engine.begin() as conn:
-        result = conn.execute(
+        prefix = conn.execute(
             update(api_keys)
             .where(
                 api_keys.c.id == key_id,
@@ -110,9 +110,12 @@ def revoke_key(
                 api_keys.c.revoked_at.is_(None),
             )
             .values(revoked_at=utcnow())
-        )
-        if result.rowcount != 1:
+            .returning(api_keys.c.prefix)
+        ).scalar()
+        if prefix is None:
             raise HTTPException(404, "no such key")
-        services.key_cache.clear()
+        # This process forgets the key now; the others when the revocation commits (a trigger of
+        # migration 0002 sends NOTIFY hal9_api_keys on PostgreSQL; see hal9/serve/keywatch.py).
+        services.key_cache.forget(prefix)
         audit(conn, "key_revoked", user_id=principal.user_id, ip=client_ip(request), key_id=key_id)
     return Response(status_code=204)

@@ -1,9 +1,10 @@
 """Durable jobs: attempt/retry/cancel/idempotency columns of ``runs``; procrastinate's queue (PostgreSQL).
 
-On PostgreSQL this revision also installs the schema of procrastinate (the job queue the workers share:
-tables ``procrastinate_*``, their types, functions and triggers), in the same transaction, from the
-procrastinate package installed (``procrastinate>=3.10,<4``; its schema has not changed since 3.4). On
-SQLite jobs run in-process and no queue schema is needed.
+On PostgreSQL this revision also adds triggers that ``NOTIFY hal9_api_keys`` when an API key or its
+owner changes (the per-process key caches drop the key), and installs the schema of procrastinate (the job
+queue the workers share: tables ``procrastinate_*``, their types, functions and triggers), in the same
+transaction, from the procrastinate package installed (``procrastinate>=3.10,<4``; its schema has not
+changed since 3.4). On SQLite jobs run in-process and no queue schema is needed.
 
 Revision ID: 0002
 Revises: 0001
@@ -43,6 +44,30 @@ END $$;
 """
 
 
+# Any change of an API key or of its owner's role/activity (through the API, the CLI or plain SQL) tells
+# every API process to drop its cached key: ``hal9/serve/keywatch.py`` listens on this channel.
+_KEY_TRIGGERS = """
+CREATE FUNCTION hal9_notify_api_key_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'api_keys' THEN
+        PERFORM pg_notify('hal9_api_keys', OLD.prefix);
+    ELSE
+        PERFORM pg_notify('hal9_api_keys', '*');
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER hal9_api_keys_changed AFTER UPDATE OR DELETE ON api_keys
+    FOR EACH ROW EXECUTE FUNCTION hal9_notify_api_key_change();
+CREATE TRIGGER hal9_users_changed AFTER UPDATE OF is_active, is_admin OR DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION hal9_notify_api_key_change();
+"""
+_DROP_KEY_TRIGGERS = """
+DROP TRIGGER IF EXISTS hal9_users_changed ON users;
+DROP TRIGGER IF EXISTS hal9_api_keys_changed ON api_keys;
+DROP FUNCTION IF EXISTS hal9_notify_api_key_change();
+"""
+
+
 def upgrade() -> None:
     """Add the durable-execution columns and indexes; install the queue schema on PostgreSQL."""
     with op.batch_alter_table("runs") as batch:
@@ -61,6 +86,7 @@ def upgrade() -> None:
     if bind.dialect.name == "postgresql":
         from procrastinate.schema import SchemaManager
 
+        bind.connection.driver_connection.execute(_KEY_TRIGGERS)  # type: ignore[union-attr]
         exists = bind.execute(sa.text("SELECT to_regclass('procrastinate_jobs')")).scalar()
         if exists is None:
             # Raw psycopg execution: the schema is a multi-statement script full of ``::`` casts.
@@ -72,6 +98,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         bind.connection.driver_connection.execute(_DROP_PROCRASTINATE)  # type: ignore[union-attr]
+        bind.connection.driver_connection.execute(_DROP_KEY_TRIGGERS)  # type: ignore[union-attr]
     op.drop_index("uq_runs_owner_idempotency", table_name="runs")
     op.drop_index("ix_runs_status_created", table_name="runs")
     op.drop_index("ix_runs_owner_status", table_name="runs")
