@@ -27,6 +27,14 @@ def test_key_cache_on_off_and_forget() -> None:
     assert not KeyCache(0.0).enabled
 
 
+def _wait_listening(api: Api, timeout_s: float = 10.0) -> None:
+    """Wait until the app's key watcher listens (its cache is then on)."""
+    deadline = time.monotonic() + timeout_s
+    while not api.services.key_cache.enabled and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.services.key_cache.enabled
+
+
 def _key(api: Api) -> tuple[int, str, dict[str, str]]:
     user = api.user()
     r = api.client.post("/api/v1/keys", json={"name": "k", "scopes": ["read"]}, headers=user.headers)
@@ -40,10 +48,8 @@ def test_revocation_reaches_other_processes_at_once(pg_url: str, api_factory: Ca
     first = api_factory(database_url=pg_url, worker=False)
     second = api_factory(database_url=pg_url, worker=False)  # another API process on the same database
     for api in (first, second):
-        deadline = time.monotonic() + 10
-        while not api.services.key_cache.enabled and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert api.services.key_cache.enabled and api.services.key_cache.ttl_s == 30.0
+        _wait_listening(api)
+        assert api.services.key_cache.ttl_s == 30.0
     key_id, key, session = _key(first)
     probe = {"X-API-Key": key}
     assert second.client.get("/api/v1/runs", headers=probe).status_code == 200  # now cached in `second`
@@ -64,10 +70,7 @@ def test_cache_is_off_while_the_listener_is_down(pg_url: str, api_factory: Calla
     from tests.serve.conftest import PG_ADMIN_URL
 
     api = api_factory(database_url=pg_url, worker=False)
-    deadline = time.monotonic() + 10
-    while not api.services.key_cache.enabled and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert api.services.key_cache.enabled
+    _wait_listening(api)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -95,9 +98,7 @@ def test_changes_made_in_sql_reach_the_cache(pg_url: str, api_factory: Callable[
     from hal9.serve.db import api_keys, users, utcnow
 
     api = api_factory(database_url=pg_url, worker=False)
-    deadline = time.monotonic() + 10
-    while not api.services.key_cache.enabled and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_listening(api)
     for change in ("expire", "deactivate"):
         key_id, key, _ = _key(api)
         probe = {"X-API-Key": key}
