@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,11 @@ def add_worker_parser(sub: Any) -> None:
     )
     worker.add_argument(
         "--processes", type=int, default=1, metavar="N", help="worker processes to run and supervise"
+    )
+    worker.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop (gracefully) when the parent process ends (used by `hal9 serve --with-worker`)",
     )
 
 
@@ -160,6 +166,10 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _note_signal(signum: int, _frame: Any) -> None:
+    """Handler of SIGTERM/SIGINT around ``uvicorn.run``: let the shut-down code after it run."""
+
+
 def _run_server(args: argparse.Namespace) -> int:
     settings = _settings()
     host = args.host or settings.host
@@ -213,10 +223,23 @@ def _run_server(args: argparse.Namespace) -> int:
         extra["timeout_worker_healthcheck"] = 30
     worker_proc = None
     if args.with_worker:
-        # Same settings (environment) for the workers; a fixed secret is not needed by them.
+        # Same settings (environment) for the workers; they stop by themselves if this process dies.
         worker_proc = subprocess.Popen(
-            [sys.executable, "-m", "hal9.cli.main", "worker", "--processes", str(args.with_worker)]
+            [
+                sys.executable,
+                *(
+                    "-m",
+                    "hal9.cli.main",
+                    "worker",
+                    "--processes",
+                    str(args.with_worker),
+                    "--exit-with-parent",
+                ),
+            ]
         )
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shut-down, with the handlers it found installed:
+    # with these, that re-raise returns here, and the workers are stopped below instead of orphaned.
+    stop_signals = {sig: signal.signal(sig, _note_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         uvicorn.run(
             "hal9.serve.app:app_factory",
@@ -234,6 +257,8 @@ def _run_server(args: argparse.Namespace) -> int:
             from hal9.serve.supervise import stop_process
 
             stop_process(worker_proc, settings.worker_shutdown_grace_s + 15.0)
+        for sig, handler in stop_signals.items():
+            signal.signal(sig, handler)
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
@@ -280,11 +305,16 @@ def run_worker_command(args: argparse.Namespace) -> int:
             return _fail("database not migrated; run `hal9 serve migrate` first")
     finally:
         engine.dispose()
-    if args.processes > 1:
+    if args.processes > 1 or args.exit_with_parent:
         from hal9.serve.supervise import supervise
 
         command = [sys.executable, "-m", "hal9.cli.main", "worker", "--processes", "1"]
-        return supervise(command, args.processes, grace_s=settings.worker_shutdown_grace_s + 10.0)
+        return supervise(
+            command,
+            args.processes,
+            grace_s=settings.worker_shutdown_grace_s + 10.0,
+            parent_pid=os.getppid() if args.exit_with_parent else None,
+        )
     from hal9.serve.workerproc import run_worker
 
     return run_worker(settings)

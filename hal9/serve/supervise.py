@@ -9,6 +9,7 @@ nothing: its job is found stalled by the other workers and re-queued (see :mod:`
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import threading
@@ -34,8 +35,18 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:
     return proc.returncode
 
 
-def supervise(command: Sequence[str], n: int, *, grace_s: float, max_backoff_s: float = 30.0) -> int:
-    """Run ``n`` copies of ``command`` until SIGTERM/SIGINT; returns 0 after a clean stop."""
+def supervise(
+    command: Sequence[str],
+    n: int,
+    *,
+    grace_s: float,
+    max_backoff_s: float = 30.0,
+    parent_pid: int | None = None,
+) -> int:
+    """Run ``n`` copies of ``command`` until SIGTERM/SIGINT; returns 0 after a clean stop.
+
+    With ``parent_pid``, also stop (gracefully) once that process is gone (this one was re-parented).
+    """
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -66,6 +77,9 @@ def supervise(command: Sequence[str], n: int, *, grace_s: float, max_backoff_s: 
                 procs[i] = new
                 started[i] = time.monotonic()
                 _log.info("worker process started", extra={"pid": new.pid})
+            if parent_pid is not None and os.getppid() != parent_pid:
+                _log.warning("parent process gone; stopping the workers", extra={"parent_pid": parent_pid})
+                stopping.set()
             stopping.wait(0.5)
     finally:
         deadline = time.monotonic() + grace_s

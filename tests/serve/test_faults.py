@@ -110,3 +110,87 @@ def test_sigterm_hands_the_running_job_back(fresh_pg_url: str, tmp_path: Path) -
             ).scalar_one()
         assert row.status == "queued" and row.retries == 1 and row.error is None and row.stalls == 0
         assert job == "todo"  # back in the queue for the next worker
+
+
+def _descendants(pid: int) -> set[int]:
+    """Live descendants of ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return alive
+
+
+@pytest.mark.faults
+@pytest.mark.postgres
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
+def test_serve_with_worker_leaves_no_orphans(fresh_pg_url: str, tmp_path: Path, stop: str) -> None:
+    """`hal9 serve --with-worker 1`: SIGTERM stops its workers; after SIGKILL they stop by themselves."""
+    import secrets
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HAL9_DATABASE_URL")},
+        "DATABASE_URL": fresh_pg_url,
+        "HAL9_SECRET_KEY": secrets.token_urlsafe(48),
+        "HAL9_LOG_LEVEL": "WARNING",
+        "HAL9_WORKER_SHUTDOWN_GRACE_S": "2",
+        "HAL9_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+    }
+    cmd = [sys.executable, "-m", "hal9.cli.main", "serve", "--port", str(port), "--with-worker", "1"]
+    serve = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        else:
+            raise AssertionError("hal9 serve --with-worker 1 never became ready (no worker seen?)")
+        family = _descendants(serve.pid)
+        assert family, "no worker process was started"
+        serve.send_signal(signal.SIGTERM if stop == "SIGTERM" else signal.SIGKILL)
+        code = serve.wait(timeout=60)
+        # SIGTERM: a graceful stop that ends the workers itself and exits 0 (not killed by the signal)
+        assert code == (0 if stop == "SIGTERM" else -signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _alive(family) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(family), f"processes left after {stop}: {_alive(family)}"
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        for pid in _alive(_descendants(serve.pid)):
+            os.kill(pid, signal.SIGKILL)
