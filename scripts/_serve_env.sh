@@ -120,13 +120,8 @@ se_setup_db() {  # create, migrate and seed the throwaway database (user `load`,
     "$se_hal9" serve migrate >"$se_work/migrate.log" 2>&1 || se_fail "migration failed"
     echo 'load password 0123' | "$se_hal9" serve create-user --username load --password-stdin \
         >>"$se_work/migrate.log" 2>&1 || se_fail "create-user failed"
-    psql -q "$se_db_url" >/dev/null <<'SQL'
-INSERT INTO runs (id, owner_id, kind, config, status, result, created_at, started_at, finished_at)
-SELECT md5(i::text), u.id, 'simulation', '{"neurons": 900, "steps": 100, "seed": 0}', 'succeeded',
-       '{"layers": 9, "run_time_s": 0.5}', now() AT TIME ZONE 'utc' - i * interval '1 minute',
-       now() AT TIME ZONE 'utc' - i * interval '1 minute', now() AT TIME ZONE 'utc'
-FROM generate_series(1, 5) AS i, users AS u WHERE u.username = 'load';
-SQL
+    psql -q "$se_db_url" -v ON_ERROR_STOP=1 -v user=load -f scripts/seed_runs.sql >/dev/null \
+        || se_fail "seeding runs failed"
     # MLflow creates its SQLite schema on first use: do it now, not in two server processes at once.
     if [[ $HAL9_TRACKING_URI == sqlite:* ]]; then
         "$se_py" -c 'import mlflow, sys; mlflow.set_tracking_uri(sys.argv[1]); mlflow.search_experiments()' \

@@ -58,13 +58,7 @@ export HAL9_LOG_LEVEL=INFO HAL9_LOG_JSON=true
 psql -q "$pg" -c "CREATE DATABASE $db" >/dev/null
 "$hal9" serve migrate >/dev/null 2>&1
 echo 'bench password 0123' | "$hal9" serve create-user --username bench --password-stdin >/dev/null 2>&1
-psql -q "$db_url" >/dev/null <<'SQL'
-INSERT INTO runs (id, owner_id, kind, config, status, result, created_at, started_at, finished_at)
-SELECT md5(i::text), u.id, 'simulation', '{"neurons": 900, "steps": 100, "seed": 0}', 'succeeded',
-       '{"layers": 9, "run_time_s": 0.5}', now() AT TIME ZONE 'utc' - i * interval '1 minute',
-       now() AT TIME ZONE 'utc' - i * interval '1 minute', now() AT TIME ZONE 'utc'
-FROM generate_series(1, 5) AS i, users AS u WHERE u.username = 'bench';
-SQL
+psql -q "$db_url" -v ON_ERROR_STOP=1 -v user=bench -f scripts/seed_runs.sql >/dev/null
 
 start() {  # start NAME PORT LEAN
     HAL9_DB_LEAN_READS="$3" HAL9_AUTO_MIGRATE=false \
