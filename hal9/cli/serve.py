@@ -3,7 +3,8 @@
 * ``hal9 serve [--host H] [--port P] [--workers N]`` — migrate (unless ``HAL9_AUTO_MIGRATE=false``),
   create the first admin from the settings, then run uvicorn with N worker processes.
 * ``hal9 serve --with-worker N`` — also start ``hal9 worker --processes N`` beside the API (PostgreSQL;
-  a single-machine deployment in one command).
+  a single-machine deployment in one command; the workers run at niceness 10 unless
+  ``HAL9_WORKER_NICE`` is set).
 * ``hal9 serve migrate [--revision R]`` — upgrade the database (default: to head).
 * ``hal9 serve create-user --username U (--password-stdin | --password P) [--admin]``.
 
@@ -22,6 +23,9 @@ import subprocess
 import sys
 import tempfile
 from typing import Any
+
+#: Niceness of the workers that ``hal9 serve --with-worker`` starts, unless ``HAL9_WORKER_NICE`` is set.
+WITH_WORKER_NICE = 10
 
 
 def add_serve_parser(sub: Any) -> None:
@@ -224,6 +228,11 @@ def _run_server(args: argparse.Namespace) -> int:
     worker_proc = None
     if args.with_worker:
         # Same settings (environment) for the workers; they stop by themselves if this process dies.
+        # They share this machine's cores with the API: unless told otherwise they run niced, so that a
+        # job computing does not delay request handling (measured in docs/serving.md, "Load").
+        env = dict(os.environ)
+        if "worker_nice" not in settings.model_fields_set:
+            env["HAL9_WORKER_NICE"] = str(WITH_WORKER_NICE)
         worker_proc = subprocess.Popen(
             [
                 sys.executable,
@@ -235,7 +244,8 @@ def _run_server(args: argparse.Namespace) -> int:
                     str(args.with_worker),
                     "--exit-with-parent",
                 ),
-            ]
+            ],
+            env=env,
         )
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shut-down, with the handlers it found installed:
     # with these, that re-raise returns here, and the workers are stopped below instead of orphaned.

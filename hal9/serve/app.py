@@ -23,6 +23,7 @@ from hal9 import __version__
 from hal9.serve.accounts import ensure_admin
 from hal9.serve.db import make_engine
 from hal9.serve.deps import KeyCache, Services
+from hal9.serve.heap import freeze_startup_heap, watch_gc
 from hal9.serve.inprocess import InProcessRunner
 from hal9.serve.jobs import JobRegistry, default_registry
 from hal9.serve.leanread import LeanReader, lean_conninfo
@@ -156,10 +157,11 @@ def create_app(settings: Settings | None = None, *, registry: JobRegistry | None
     install_handlers(app)
     # Each router carries its full prefix (no prefix at inclusion), so ``scope["route"].path`` is the
     # complete path template used in logs and metrics.
-    # Routes are matched in order: the hot ones (/health, the run reads) first. No two routes share a
-    # method and path, so the order changes nothing but the time to find a match.
+    # Routes are matched in order, one by one: the hot ones (the run reads, then /health) first. No two
+    # routes share a method and path, so the order changes nothing but the time to find a match.
+    app.include_router(runs.build_router(registry, settings.limits), responses=COMMON_RESPONSES)
     app.include_router(system.build_router(settings.metrics_access))
-    for router in (runs.build_router(registry, settings.limits), auth.router, users.router, keys.router):
+    for router in (auth.router, users.router, keys.router):
         app.include_router(router, responses=COMMON_RESPONSES)
     if settings.cors_origins:
         app.add_middleware(
@@ -182,4 +184,8 @@ def app_factory() -> FastAPI:
         import torch
 
         torch.set_num_threads(settings.job_torch_threads)
-    return create_app(settings)
+    app = create_app(settings)
+    watch_gc(app.state.services.metrics.gc_pause)
+    frozen = freeze_startup_heap()
+    _log.info("start-up heap frozen (gc.freeze)", extra={"objects": frozen})
+    return app

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 __all__ = ["ServeMetrics"]
 
 _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_GC_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 _JOB_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 
 
@@ -85,6 +86,14 @@ class ServeMetrics:
         )
         self.rate_limited = Counter(
             "hal9_rate_limited_total", "requests refused by a rate limit", ["limit"], registry=r
+        )
+
+        self.gc_pause = Histogram(
+            "hal9_gc_pause_seconds",
+            "garbage-collector pauses of the serving processes, by generation",
+            ["generation"],
+            buckets=_GC_BUCKETS,
+            registry=r,
         )
 
     def add_collector(self, collector: Collector) -> None:

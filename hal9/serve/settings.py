@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     worker_shutdown_grace_s: float = Field(
         30.0, ge=0.0, le=3600.0, description="SIGTERM: time for running jobs to finish before hand-back"
     )
+    worker_nice: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="niceness of each `hal9 worker` process (0: as started); `serve --with-worker`: 10",
+    )
     worker_poll_s: float = Field(2.0, ge=0.05, le=60.0, description="queue poll period (besides LISTEN)")
     job_cancel_poll_s: float = Field(
         1.0, ge=0.01, le=60.0, description="how often a running job checks for cancellation"

@@ -39,7 +39,7 @@ from hal9.serve.metrics import ServeMetrics
 from hal9.serve.queue import QUEUE_NAME, build_app, recover_stalled
 from hal9.serve.settings import Settings
 
-__all__ = ["ThreadedWorker", "run_worker", "serve_queue"]
+__all__ = ["ThreadedWorker", "lower_priority", "run_worker", "serve_queue"]
 
 _log = logging.getLogger("hal9.serve.worker")
 _HARD_MARGIN_S = 5.0
@@ -249,6 +249,18 @@ def _unregister(engine: Engine, worker_id: int) -> None:
         conn.execute(text("DELETE FROM procrastinate_workers WHERE id = :id"), {"id": worker_id})
 
 
+def lower_priority(nice: int) -> int:
+    """Make this process at least ``nice`` nice (never less nice than it is); returns its niceness.
+
+    Sets the absolute value (``setpriority``), so a worker started by an already niced supervisor is not
+    niced twice.
+    """
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice > current:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def run_worker(settings: Settings, registry: JobRegistry | None = None, *, name: str | None = None) -> int:
     """Run one worker process until SIGTERM/SIGINT; returns the exit code."""
     if not settings.uses_queue:
@@ -257,13 +269,19 @@ def run_worker(settings: Settings, registry: JobRegistry | None = None, *, name:
         import torch
 
         torch.set_num_threads(settings.job_torch_threads)
+    from hal9.serve.heap import freeze_startup_heap
+
+    if settings.worker_nice:
+        lower_priority(settings.worker_nice)
+    registry = registry or default_registry()
+    freeze_startup_heap()  # full collections would walk torch's objects on every job (hal9.serve.heap)
 
     async def main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await serve_queue(settings, registry or default_registry(), name or worker_identity(), stop)
+        return await serve_queue(settings, registry, name or worker_identity(), stop)
 
     return asyncio.run(main())
 

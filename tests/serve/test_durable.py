@@ -352,3 +352,17 @@ def test_connections_cut_while_a_job_runs_outcome_is_recorded(
     assert body["result"]["checkpoints"] > 0
     # the API answers again at once: pooled connections are checked before use
     assert api.client.get("/api/v1/runs", headers=user.headers).status_code == 200
+
+
+def test_worker_priority_is_lowered_once_never_raised() -> None:
+    """``lower_priority`` sets an absolute niceness (in a child process: it cannot be undone)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; from hal9.serve.workerproc import lower_priority as p; "
+        "print(os.getpriority(os.PRIO_PROCESS, 0), p(5), p(5), p(3), p(0))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    start, *after = map(int, out.stdout.split())
+    assert after == [max(start, 5)] * 4  # repeated: still 5 (absolute, not added); never made less nice

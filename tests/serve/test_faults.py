@@ -143,6 +143,12 @@ def _alive(pids: set[int]) -> set[int]:
     return alive
 
 
+def _nice(pid: int) -> int:
+    """Niceness of ``pid`` (field 19 of ``/proc/PID/stat``)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[16])
+
+
 @pytest.mark.faults
 @pytest.mark.postgres
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
@@ -181,6 +187,9 @@ def test_serve_with_worker_leaves_no_orphans(fresh_pg_url: str, tmp_path: Path, 
             raise AssertionError("hal9 serve --with-worker 1 never became ready (no worker seen?)")
         family = _descendants(serve.pid)
         assert family, "no worker process was started"
+        # the job process (not its supervisor) runs niced: HAL9_WORKER_NICE unset -> 10
+        niceness = {pid: _nice(pid) for pid in family}
+        assert sorted(niceness.values()) == [0, 10], niceness
         serve.send_signal(signal.SIGTERM if stop == "SIGTERM" else signal.SIGKILL)
         code = serve.wait(timeout=60)
         # SIGTERM: a graceful stop that ends the workers itself and exits 0 (not killed by the signal)

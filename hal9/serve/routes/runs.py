@@ -238,29 +238,10 @@ def build_router(registry: JobRegistry, limits: JobLimits) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["runs"])
     schemas = {kind.name: kind.schema(limits) for kind in registry}
 
-    @router.get(
-        "/job-kinds", response_model=list[JobKindOut], summary="the job kinds and their config schemas"
-    )
-    def job_kinds(principal: ReadPrincipal) -> list[JobKindOut]:
-        """Every kind this server runs, with the JSON schema of its config (bounds included)."""
-        return [
-            JobKindOut(name=k.name, summary=k.summary, config_schema=schemas[k.name].model_json_schema())
-            for k in registry
-        ]
-
-    for kind in registry:
-        router.add_api_route(
-            f"/runs/{kind.name}",
-            _submit_endpoint(kind, schemas[kind.name]),
-            methods=["POST"],
-            status_code=202,
-            response_model=RunOut,
-            summary=f"submit a {kind.name} job",
-        )
-
-    # The two reads are ``async``: on PostgreSQL they await the lean path's prepared statements on
-    # the event loop (no thread hand-off); otherwise (SQLite, ``HAL9_DB_LEAN_READS=false``) the Core
-    # query goes to the threadpool, one hop as for a plain ``def`` route.
+    # The two reads come first (routes are matched in order) and are ``async``: on PostgreSQL they
+    # await the lean path's prepared statements on the event loop (no thread hand-off); otherwise
+    # (SQLite, ``HAL9_DB_LEAN_READS=false``) the Core query goes to the threadpool, one hop as for a
+    # plain ``def`` route.
     @router.get("/runs", response_model=list[RunOut], summary="list your runs")
     async def list_runs(
         principal: ReadPrincipal,
@@ -293,6 +274,26 @@ def build_router(registry: JobRegistry, limits: JobLimits) -> APIRouter:
         if row is None:
             raise HTTPException(404, "no such run")
         return row
+
+    @router.get(
+        "/job-kinds", response_model=list[JobKindOut], summary="the job kinds and their config schemas"
+    )
+    def job_kinds(principal: ReadPrincipal) -> list[JobKindOut]:
+        """Every kind this server runs, with the JSON schema of its config (bounds included)."""
+        return [
+            JobKindOut(name=k.name, summary=k.summary, config_schema=schemas[k.name].model_json_schema())
+            for k in registry
+        ]
+
+    for kind in registry:
+        router.add_api_route(
+            f"/runs/{kind.name}",
+            _submit_endpoint(kind, schemas[kind.name]),
+            methods=["POST"],
+            status_code=202,
+            response_model=RunOut,
+            summary=f"submit a {kind.name} job",
+        )
 
     @router.post(
         "/runs/{run_id}/cancel",
