@@ -5,7 +5,8 @@
 * ``hal9 serve --with-worker N`` — also start ``hal9 worker --processes N`` beside the API (PostgreSQL;
   a single-machine deployment in one command; the workers run at niceness 10 unless
   ``HAL9_WORKER_NICE`` is set).
-* ``hal9 serve migrate [--revision R]`` — upgrade the database (default: to head).
+* ``hal9 serve migrate [--revision R | --downgrade R]`` — upgrade the database (default: to head), or
+  roll it back (``--downgrade -1``).
 * ``hal9 serve create-user --username U (--password-stdin | --password P) [--admin]``.
 
 * ``hal9 worker [--processes N]`` — run queued jobs (PostgreSQL); any number, on any machines.
@@ -50,8 +51,15 @@ def add_serve_parser(sub: Any) -> None:
     actions = serve.add_subparsers(
         dest="serve_command", metavar="ACTION", help="optional; without one, run the server"
     )
-    mig = actions.add_parser("migrate", help="upgrade the database schema")
-    mig.add_argument("--revision", default="head", help="target revision (default head)")
+    mig = actions.add_parser("migrate", help="upgrade (or, with --downgrade, roll back) the database schema")
+    mig_to = mig.add_mutually_exclusive_group()
+    mig_to.add_argument("--revision", default="head", help="upgrade to this revision (default head)")
+    mig_to.add_argument(
+        "--downgrade",
+        metavar="REV",
+        help="roll back to REV (-1: one migration back, or a revision id); what the undone migrations "
+        "added (columns, tables, the queue) is dropped with its data: back up first (docs/operations.md)",
+    )
     user = actions.add_parser("create-user", help="create a user account")
     user.add_argument("--username", required=True)
     pw = user.add_mutually_exclusive_group(required=True)
@@ -121,16 +129,24 @@ def _check_database(url: str) -> str | None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from alembic.util import CommandError
+
     from hal9.serve.db import make_engine
-    from hal9.serve.migrate import current_revision, upgrade
+    from hal9.serve.migrate import current_revision, downgrade, upgrade
 
     settings = _settings()
     if (problem := _check_database(settings.database_url)) is not None:
         return _fail(problem)
     engine = make_engine(settings.database_url)
     try:
-        upgrade(engine, args.revision)
-        print(f"hal9 serve: database at migration {current_revision(engine)}")
+        before = current_revision(engine)
+        if args.downgrade is not None:
+            downgrade(engine, args.downgrade)
+        else:
+            upgrade(engine, args.revision)
+        print(f"hal9 serve: database at migration {current_revision(engine)} (was {before})")
+    except CommandError as exc:  # an unknown or unreachable revision: alembic's message, no traceback
+        return _fail(f"migration: {exc}")
     finally:
         engine.dispose()
     return 0

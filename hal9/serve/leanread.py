@@ -46,14 +46,16 @@ _KEY_SQL = (
     "u.id, u.username, u.is_admin, u.is_active "
     "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = %s"
 )
-_GET_SQL = f"SELECT {_COLS}, result FROM runs WHERE id = %s AND owner_id = %s"
+# bandit B608: the f-strings below interpolate only _COLS (the constant LIST_FIELDS); every value is a
+# bound parameter (%s), never text pasted into the SQL.
+_GET_SQL = f"SELECT {_COLS}, result FROM runs WHERE id = %s AND owner_id = %s"  # nosec B608
 _ORDER = " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s"
 # One fixed statement per filter combination, so each is prepared once per connection.
 _LIST_SQL = {
-    (False, False): f"SELECT {_COLS} FROM runs WHERE owner_id = %s" + _ORDER,
-    (True, False): f"SELECT {_COLS} FROM runs WHERE owner_id = %s AND kind = %s" + _ORDER,
-    (False, True): f"SELECT {_COLS} FROM runs WHERE owner_id = %s AND status = %s" + _ORDER,
-    (True, True): f"SELECT {_COLS} FROM runs WHERE owner_id = %s AND kind = %s AND status = %s" + _ORDER,
+    (False, False): f"SELECT {_COLS} FROM runs WHERE owner_id = %s" + _ORDER,  # nosec B608
+    (True, False): f"SELECT {_COLS} FROM runs WHERE owner_id = %s AND kind = %s" + _ORDER,  # nosec B608
+    (False, True): f"SELECT {_COLS} FROM runs WHERE owner_id = %s AND status = %s" + _ORDER,  # nosec B608
+    (True, True): f"SELECT {_COLS} FROM runs WHERE owner_id = %s AND kind = %s AND status = %s" + _ORDER,  # nosec B608
 }
 
 

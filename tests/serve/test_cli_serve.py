@@ -63,3 +63,21 @@ def test_parser_does_not_import_fastapi() -> None:
     probe = "import sys; from hal9.cli.main import _parser; _parser(); print('fastapi' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_migrate_downgrade_and_back(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--downgrade -1` rolls one migration back; an unknown revision is a clear error, no traceback."""
+    from hal9.serve.migrate import current_revision, head_revision
+
+    assert main(["serve", "migrate"]) == 0
+    engine = make_engine(env)
+    head = head_revision()
+    assert main(["serve", "migrate", "--downgrade", "-1"]) == 0
+    previous = current_revision(engine)
+    assert previous is not None and previous != head
+    assert f"at migration {previous} (was {head})" in capsys.readouterr().out
+    assert main(["serve", "migrate", "--revision", "-1"]) == 2  # relative upgrade: refused, not a crash
+    assert "migration:" in capsys.readouterr().err
+    assert main(["serve", "migrate"]) == 0
+    assert is_at_head(engine)
+    engine.dispose()

@@ -62,7 +62,9 @@ def test_every_route_requires_credentials(api: Api) -> None:
 
 
 def test_public_routes(api: Api) -> None:
-    assert api.client.get("/health").json() == {"status": "ok"}
+    from importlib.metadata import version
+
+    assert api.client.get("/health").json() == {"status": "ok", "version": version("hal9-research")}
     assert api.client.get("/ready").json()["status"] == "ready"
     assert api.client.get("/openapi.json").json()["openapi"].startswith("3.")
     assert api.client.get("/docs").status_code == 200

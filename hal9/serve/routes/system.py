@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from hal9 import __version__
 from hal9.serve.deps import AnyPrincipal, Services, ServicesDep
 from hal9.serve.migrate import current_revision, head_revision
 from hal9.serve.queue import workers_seen
@@ -21,10 +22,13 @@ def build_router(metrics_access: str) -> APIRouter:
     """System routes; ``/metrics`` is open, behind credentials (``"token"``) or absent (``"off"``)."""
     router = APIRouter(tags=["system"])
 
-    @router.get("/health", summary="liveness")
+    health_body = {"status": "ok", "version": __version__}
+
+    @router.get("/health", summary="liveness, and the version this process runs")
     async def health() -> dict[str, str]:  # async: no threadpool hop for a constant answer
-        """Always ``{"status": "ok"}`` while the process serves requests."""
-        return {"status": "ok"}
+        """``{"status": "ok", "version": ...}`` while the process serves requests (the package version:
+        the same as ``hal9 version`` and the image tag's first part)."""
+        return health_body
 
     @router.get("/ready", summary="readiness: database, queue workers and Redis")
     def ready(services: ServicesDep) -> Response:

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Build the hal9 image (Dockerfile) with podman: the base image (once), the wheelhouse, the image.
+#
+# Usage: scripts/container/build.sh [--size]
+#   --size   also print the compressed size (podman save | gzip | wc -c; a minute or two more)
+#
+# Environment:
+#   CONTAINER_ENGINE  podman (default) or docker
+#   BASE_IMAGE        default localhost/debian:bookworm-minbase, made here when missing with debootstrap
+#                     from DEBIAN_MIRROR (default: the first URI in /etc/apt/sources.list.d/debian.sources);
+#                     elsewhere use debian:bookworm-slim (or python:3.11-slim-bookworm) from a registry
+#   TORCH_INDEX       empty: CPU torch from the wheelhouse; e.g. https://download.pytorch.org/whl/cu124
+#                     for the CUDA variant (torch is then fetched by the build from that index)
+#   IMAGE             image name (default hal9); tags VERSION-GITSHA and VERSION
+#
+# The wheelhouse build/wheels holds this tree's wheel, torch==2.13.0 (CPU) and every wheel pinned in
+# requirements/runtime.lock (pip downloads them with the package index it is set up for; the build
+# installs with --no-index and --require-hashes). Prints the image name, its size and the build time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+size=""
+for arg in "$@"; do
+    case $arg in
+        --size) size=1 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+engine="${CONTAINER_ENGINE:-podman}"
+base="${BASE_IMAGE:-localhost/debian:bookworm-minbase}"
+image="${IMAGE:-hal9}"
+python="${PYTHON:-python3}"
+torch_version=2.13.0
+t0=$(date +%s)
+
+if [[ $base == localhost/debian:bookworm-minbase ]] && ! "$engine" image exists "$base" 2>/dev/null; then
+    mirror="${DEBIAN_MIRROR:-$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)}"
+    mirror="${mirror:-http://deb.debian.org/debian}"
+    root="$(mktemp -d /var/tmp/hal9-base.XXXXXX)"
+    echo "base image $base: debootstrap --variant=minbase bookworm from $mirror (about 2 minutes)"
+    debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 ||
+        { tail -20 "$root.log" >&2; exit 1; }
+    # apt's caches and package lists stay out of the image (121 MB instead of 204 MB)
+    tar -C "$root" --exclude=./var/cache/apt/archives --exclude=./var/lib/apt/lists -c . |
+        "$engine" import - "$base" >/dev/null
+    rm -rf "$root" "$root.log"
+fi
+
+version="$("$python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')"
+revision="$(git rev-parse --short=7 HEAD 2>/dev/null || echo unknown)"
+[[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] || revision="$revision-dirty"
+tag="$version-$revision"
+
+wheels=build/wheels
+rm -rf "$wheels"
+mkdir -p "$wheels"
+"$python" -m pip wheel -q --no-deps --no-build-isolation -w "$wheels" . 2>/dev/null ||
+    "$python" -m pip wheel -q --no-deps -w "$wheels" .
+platform=(--only-binary=:all: --python-version 3.11 --platform manylinux_2_28_x86_64
+    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform linux_x86_64 --platform any)
+if [[ -z ${TORCH_INDEX:-} ]]; then
+    "$python" -m pip download -q --no-deps "${platform[@]}" "torch==$torch_version" -d "$wheels"
+fi
+"$python" -m pip download -q --no-deps "${platform[@]}" --require-hashes -r requirements/runtime.lock -d "$wheels"
+
+args=(build -f Dockerfile -t "$image:$tag" -t "$image:$version"
+    --build-arg "BASE_IMAGE=$base" --build-arg "TORCH_INDEX=${TORCH_INDEX:-}"
+    --build-arg "VERSION=$version" --build-arg "REVISION=$revision"
+    --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)")
+[[ -n ${PIP_CERT:-} && -f ${PIP_CERT:-} ]] && args+=(--secret "id=pip_cert,src=$PIP_CERT")
+"$engine" "${args[@]}" . >build/image-build.log 2>&1 || { tail -30 build/image-build.log >&2; exit 1; }
+t1=$(date +%s)
+echo "image: $image:$tag (also $image:$version); built in $((t1 - t0)) s"
+"$engine" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$image:$tag"
+if [[ -n $size ]]; then
+    echo "compressed (save | gzip): $("$engine" save "$image:$tag" | gzip | wc -c) bytes"
+fi
