@@ -11,6 +11,9 @@
 #   HAL9_LOAD_SERVE_ARGS       `hal9 serve` arguments (default "--workers 2 --with-worker 1")
 #   HAL9_LOAD_SUBMIT_EVERY     one request in N (on average) submits a small metrics job (default 200; 0: none)
 #   HAL9_LOAD_USER_RPS         requests per second of each user (default 1)
+#   HAL9_LOAD_PACING           timer (default: each user on its own clock, random phase) or throughput
+#                              (locust's constant_throughput, whose phases lock; see scripts/locustfile.py)
+#   HAL9_LOAD_TRACE            write [start, latency ms] of every request to this JSON file
 #   HAL9_LOAD_REFUSED_OK=1     count submissions answered 429/503 apart, as "(refused)", not as failures
 #   HAL9_LOAD_LOCUST_PROCESSES fork locust N times (--processes N) when one locust process is CPU-bound
 #   HAL9_LOAD_LOGS             keep the server/locust logs and CSV files in this folder
