@@ -4,8 +4,9 @@
 #
 #   BASE_IMAGE   a Debian 12 image with apt (default debian:bookworm-slim; build.sh uses a local
 #                debootstrap import, localhost/debian:bookworm-minbase, where no registry is reachable)
-#   TORCH_INDEX  empty: torch from the wheelhouse (CPU build); an index URL, e.g.
-#                https://download.pytorch.org/whl/cu124, installs torch from there (the CUDA variant)
+#   TORCH_INDEX  empty: torch from the wheelhouse (CPU build); an index URL that carries torch 2.13 for
+#                CUDA, e.g. https://download.pytorch.org/whl/cu128, installs torch from there with its
+#                nvidia-* libraries (the CUDA variant, several GB)
 #   VERSION, REVISION, CREATED   OCI labels (build.sh: package version, git revision, build time)
 ARG BASE_IMAGE=debian:bookworm-slim
 
@@ -31,7 +32,7 @@ RUN --mount=type=secret,id=pip_cert,required=false \
     python3 -m venv /opt/hal9 \
     && if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
     && if [ -n "$TORCH_INDEX" ]; then \
-        /opt/hal9/bin/pip install --no-cache-dir --no-deps --index-url "$TORCH_INDEX" "torch==${TORCH_VERSION}"; \
+        /opt/hal9/bin/pip install --no-cache-dir --index-url "$TORCH_INDEX" "torch==${TORCH_VERSION}"; \
     else \
         /opt/hal9/bin/pip install --no-cache-dir --no-deps --no-index --find-links /wheels "torch==${TORCH_VERSION}"; \
     fi \
@@ -60,7 +61,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 tini ca-certificates \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
-    && useradd --system --uid 10001 --user-group --home-dir /var/lib/hal9 --no-create-home \
+    && groupadd --system --gid 10001 hal9 \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/hal9 --no-create-home \
         --shell /usr/sbin/nologin hal9 \
     && install -d -o hal9 -g hal9 -m 0750 /var/lib/hal9
 COPY --from=build /opt/hal9 /opt/hal9

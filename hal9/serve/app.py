@@ -185,7 +185,8 @@ def app_factory() -> FastAPI:
 
         torch.set_num_threads(settings.job_torch_threads)
     app = create_app(settings)
-    watch_gc(app.state.services.metrics.gc_pause)
+    metrics = app.state.services.metrics
+    metrics.flushers.append(watch_gc(metrics.gc_pause).flush)
     frozen = freeze_startup_heap()
     _log.info("start-up heap frozen (gc.freeze)", extra={"objects": frozen})
     return app

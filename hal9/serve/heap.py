@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections import deque
 from typing import Any, Protocol
 
-__all__ = ["freeze_startup_heap", "watch_gc"]
+__all__ = ["GcWatch", "freeze_startup_heap", "watch_gc"]
 
 
 class _Observer(Protocol):
@@ -36,21 +36,45 @@ def freeze_startup_heap() -> int:
     return gc.get_freeze_count()
 
 
-def watch_gc(pauses: _Observer) -> Callable[[], None]:
-    """Record the duration of each collection in ``pauses`` (a histogram labelled by generation).
+class GcWatch:
+    """Durations of garbage collections, kept by a ``gc.callbacks`` hook, recorded by :meth:`flush`.
 
-    One callback per process; ``hal9_gc_pause_seconds{generation}`` on ``/metrics``. Returns a function
-    that removes the callback.
+    The hook itself only appends ``(generation, seconds)`` to a bounded deque: a collection can start
+    while this very thread holds the lock of a Prometheus value (with ``PROMETHEUS_MULTIPROC_DIR`` every
+    value shares one non-reentrant lock), so observing the histogram from inside the hook could wait
+    for itself forever. :meth:`flush` runs from ordinary code (each request, each scrape).
     """
-    started: dict[int, float] = {}
-    children = {g: pauses.labels(str(g)) for g in range(3)}
 
-    def callback(phase: str, info: dict[str, int]) -> None:
+    def __init__(self, pauses: _Observer, maxlen: int = 10_000) -> None:
+        self._children = {g: pauses.labels(str(g)) for g in range(3)}
+        self._pending: deque[tuple[int, float]] = deque(maxlen=maxlen)
+        self._started: dict[int, float] = {}
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
         generation = info["generation"]
         if phase == "start":
-            started[generation] = time.perf_counter()
-        elif generation in started:
-            children[generation].observe(time.perf_counter() - started.pop(generation))
+            self._started[generation] = time.perf_counter()
+        elif generation in self._started:
+            self._pending.append((generation, time.perf_counter() - self._started.pop(generation)))
 
-    gc.callbacks.append(callback)
-    return lambda: gc.callbacks.remove(callback)
+    def flush(self) -> None:
+        """Record the collections seen since the last flush (cheap when there are none)."""
+        pending = self._pending
+        while pending:
+            generation, seconds = pending.popleft()
+            self._children[generation].observe(seconds)
+
+    def stop(self) -> None:
+        """Remove the hook (pending durations are recorded first)."""
+        self.flush()
+        gc.callbacks.remove(self._callback)
+
+
+def watch_gc(pauses: _Observer) -> GcWatch:
+    """Keep the duration of each collection for ``pauses`` (a histogram labelled by generation).
+
+    One per process; ``hal9_gc_pause_seconds{generation}`` on ``/metrics``. Call ``flush()`` on the result
+    from ordinary code to record them (the request middleware and ``/metrics`` do).
+    """
+    return GcWatch(pauses)

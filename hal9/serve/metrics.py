@@ -8,6 +8,7 @@ you): every process then writes its samples to files there and ``/metrics`` aggr
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -39,6 +40,8 @@ class ServeMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._collectors: list[Collector] = []
+        #: Called before each exposition and after each request (e.g. :class:`hal9.serve.heap.GcWatch`).
+        self.flushers: list[Callable[[], None]] = []
         r = self.registry
         self.requests = Counter(
             "hal9_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r
@@ -101,8 +104,14 @@ class ServeMetrics:
         self.registry.register(collector)
         self._collectors.append(collector)
 
+    def flush(self) -> None:
+        """Record what the :attr:`flushers` hold (outside any GC callback or metrics lock)."""
+        for flusher in self.flushers:
+            flusher()
+
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition format and its content type (all processes in multiprocess mode)."""
+        self.flush()
         path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if path:
             from prometheus_client.multiprocess import MultiProcessCollector

@@ -108,6 +108,8 @@ class RequestMiddleware:
         method = scope["method"]
         self.metrics.requests.labels(method, route, str(status)).inc()
         self.metrics.latency.labels(method, route, str(status)).observe(seconds)
+        if self.metrics.flushers:
+            self.metrics.flush()
         principal = scope.get("state", {}).get("principal")
         _access.info(
             "request",

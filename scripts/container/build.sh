@@ -9,8 +9,11 @@
 #   BASE_IMAGE        default localhost/debian:bookworm-minbase, made here when missing with debootstrap
 #                     from DEBIAN_MIRROR (default: the first URI in /etc/apt/sources.list.d/debian.sources);
 #                     elsewhere use debian:bookworm-slim (or python:3.11-slim-bookworm) from a registry
-#   TORCH_INDEX       empty: CPU torch from the wheelhouse; e.g. https://download.pytorch.org/whl/cu124
-#                     for the CUDA variant (torch is then fetched by the build from that index)
+#   TORCH_INDEX       empty: CPU torch from the wheelhouse; e.g. https://download.pytorch.org/whl/cu128
+#                     for the CUDA variant (torch and its nvidia-* libraries come from that index)
+#   TORCH_CPU_INDEX   where the wheelhouse takes CPU torch from (default: the index pip is set up for,
+#                     which on this project's machines holds the CPU wheel; elsewhere PyPI's Linux torch is
+#                     the CUDA build, so use https://download.pytorch.org/whl/cpu)
 #   IMAGE             image name (default hal9); tags VERSION-GITSHA and VERSION
 #
 # The wheelhouse build/wheels holds this tree's wheel, torch==2.13.0 (CPU) and every wheel pinned in
@@ -33,10 +36,20 @@ python="${PYTHON:-python3}"
 torch_version=2.13.0
 t0=$(date +%s)
 
-if [[ $base == localhost/debian:bookworm-minbase ]] && ! "$engine" image exists "$base" 2>/dev/null; then
+# Rebuilt when older than BASE_MAX_AGE_DAYS (default 14), so Debian's security updates get in.
+max_age_days="${BASE_MAX_AGE_DAYS:-14}"
+if [[ $base == localhost/debian:bookworm-minbase ]] && "$engine" image inspect "$base" >/dev/null 2>&1; then
+    created="$("$engine" image inspect --format '{{.Created.Unix}}' "$base" 2>/dev/null || echo 0)"
+    if (($(date +%s) - created > max_age_days * 86400)); then
+        echo "base image $base is older than $max_age_days days: rebuilding it"
+        "$engine" rmi -f "$base" >/dev/null
+    fi
+fi
+if [[ $base == localhost/debian:bookworm-minbase ]] && ! "$engine" image inspect "$base" >/dev/null 2>&1; then
     mirror="${DEBIAN_MIRROR:-$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)}"
     mirror="${mirror:-http://deb.debian.org/debian}"
     root="$(mktemp -d /var/tmp/hal9-base.XXXXXX)"
+    trap 'rm -rf "$root" "$root.log"' EXIT
     echo "base image $base: debootstrap --variant=minbase bookworm from $mirror (about 2 minutes)"
     debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 ||
         { tail -20 "$root.log" >&2; exit 1; }
@@ -59,7 +72,14 @@ mkdir -p "$wheels"
 platform=(--only-binary=:all: --python-version 3.11 --platform manylinux_2_28_x86_64
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform linux_x86_64 --platform any)
 if [[ -z ${TORCH_INDEX:-} ]]; then
-    "$python" -m pip download -q --no-deps "${platform[@]}" "torch==$torch_version" -d "$wheels"
+    index=()
+    [[ -n ${TORCH_CPU_INDEX:-} ]] && index=(--index-url "$TORCH_CPU_INDEX")
+    "$python" -m pip download -q --no-deps "${platform[@]}" "${index[@]}" "torch==$torch_version" -d "$wheels"
+    compgen -G "$wheels/torch-$torch_version+cpu-*.whl" >/dev/null || {
+        echo "the torch wheel fetched is not the CPU build ($(cd "$wheels" && ls torch-*)): set" \
+            "TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu" >&2
+        exit 1
+    }
 fi
 "$python" -m pip download -q --no-deps "${platform[@]}" --require-hashes -r requirements/runtime.lock -d "$wheels"
 

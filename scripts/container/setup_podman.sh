@@ -3,10 +3,12 @@
 # containers.conf that uses runc and explicit ulimits (crun and podman's default ulimits fail in some
 # sandboxes, this project's machine among them). Idempotent; needs root. See docs/operations.md.
 set -euo pipefail
-if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null || ! command -v runc >/dev/null; then
+packages=(podman buildah debootstrap runc curl)
+if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null || ! command -v runc >/dev/null ||
+    ! command -v curl >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q podman buildah debootstrap runc >/dev/null 2>&1 ||
-        { apt-get update -q >/dev/null && apt-get install -y -q podman buildah debootstrap runc >/dev/null; }
+    apt-get install -y -q "${packages[@]}" >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null && apt-get install -y -q "${packages[@]}" >/dev/null; }
 fi
 if [[ ! -s /etc/containers/containers.conf ]]; then
     mkdir -p /etc/containers

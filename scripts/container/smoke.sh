@@ -32,16 +32,16 @@ fail() {
     exit 1
 }
 cleanup() {
-    "$engine" rm -f -t 0 "$api" "$worker" >/dev/null 2>&1 || true
+    "$engine" rm -f -v "$api" "$worker" >/dev/null 2>&1 || true
     psql -q "$pg" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
-"$engine" image exists "$image" || fail "image $image not found (scripts/container/build.sh)"
+"$engine" image inspect "$image" >/dev/null 2>&1 || fail "image $image not found (scripts/container/build.sh)"
 secret="$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')"
 env=(-e "DATABASE_URL=$db_url" -e "HAL9_SECRET_KEY=$secret" -e HAL9_ENVIRONMENT=production
     -e HAL9_ADMIN_USERNAME=smoke -e "HAL9_ADMIN_PASSWORD=smoke password 0123" -e "HAL9_PORT=$port"
-    -e HAL9_LOG_LEVEL=INFO -e HAL9_WORKER_SHUTDOWN_GRACE_S=10)
+    -e HAL9_LOG_LEVEL=INFO -e HAL9_WORKER_SHUTDOWN_GRACE_S=10 -e HAL9_HOST=127.0.0.1)
 run=(--network host --read-only --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges)
 
 psql -q "$pg" -c "CREATE DATABASE $db" >/dev/null
@@ -58,21 +58,22 @@ for _ in $(seq 240); do
 done
 curl -sf -o /dev/null --max-time 5 "$b/ready" || fail "/ready never answered 200 (API up, worker seen?)"
 step "API and worker up: /ready 200"
-health="$(curl -sf --max-time 5 "$b/health")"
+health="$(curl -sf --max-time 5 "$b/health")" || fail "/health did not answer"
 [[ $health == *"\"version\":\"$version\""* ]] || fail "/health answered $health, expected version $version"
 step "/health: $health"
 token="$(curl -sf --max-time 30 "$b/api/v1/auth/login" -H 'content-type: application/json' \
-    -d '{"username":"smoke","password":"smoke password 0123"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')"
+    -d '{"username":"smoke","password":"smoke password 0123"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')" ||
+    fail "login failed"
 [[ -n $token && $token != "{"* ]] || fail "login failed"
 step "login: access token received"
 run_id="$(curl -sf --max-time 30 "$b/api/v1/runs/metrics" -H "Authorization: Bearer $token" \
     -H 'content-type: application/json' -d '{"A": [[0.5, 0.1], [0.0, 0.4]], "measure": "mi"}' |
-    sed -E 's/.*"id":"([0-9a-f]{32})".*/\1/')"
+    sed -E 's/.*"id":"([0-9a-f]{32})".*/\1/')" || fail "job submission failed"
 [[ $run_id =~ ^[0-9a-f]{32}$ ]] || fail "job submission failed"
 status=""
 for _ in $(seq 240); do
     status="$(curl -sf --max-time 5 "$b/api/v1/runs/$run_id" -H "Authorization: Bearer $token" |
-        sed -E 's/.*"status":"([a-z]+)".*/\1/')"
+        sed -E 's/.*"status":"([a-z]+)".*/\1/')" || status=""  # one slow poll is not a failure
     [[ $status == succeeded || $status == failed || $status == cancelled ]] && break
     sleep 0.5
 done

@@ -369,12 +369,15 @@ def service(tmp_path: Path) -> Iterator[tuple[Api, threading.Event, threading.Ev
     )
     with TestClient(create_app(settings, registry=registry), raise_server_exceptions=False) as client:
         api = Api(client)
-        unwatch = watch_gc(api.services.metrics.gc_pause)
+        metrics = api.services.metrics
+        watch = watch_gc(metrics.gc_pause)
+        metrics.flushers.append(watch.flush)
         try:
             yield api, started, release
         finally:
             release.set()
-            unwatch()
+            metrics.flushers.remove(watch.flush)
+            watch.stop()
 
 
 def test_every_queried_metric_is_exposed(service: tuple[Api, threading.Event, threading.Event]) -> None:

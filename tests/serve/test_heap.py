@@ -33,18 +33,52 @@ def test_freeze_moves_the_heap_out_of_collections(unfrozen: None) -> None:
 
 def test_gc_pauses_are_observed_per_generation() -> None:
     metrics = ServeMetrics(CollectorRegistry())
-    unwatch = watch_gc(metrics.gc_pause)
+    watch = watch_gc(metrics.gc_pause)
+    metrics.flushers.append(watch.flush)
+    registry = metrics.registry
     try:
         for generation in (0, 1, 2):
             gc.collect(generation)
+        # kept, not yet observed (never from inside the GC callback): recorded by the next flush
+        assert registry.get_sample_value("hal9_gc_pause_seconds_count", {"generation": "2"}) == 0
+        metrics.exposition()
     finally:
-        unwatch()
-    registry = metrics.registry
+        watch.stop()
     for generation in ("0", "1", "2"):
         count = registry.get_sample_value("hal9_gc_pause_seconds_count", {"generation": generation})
         assert count is not None and count >= 1
     total = registry.get_sample_value("hal9_gc_pause_seconds_sum", {"generation": "2"})
     assert total is not None and total > 0
     before = registry.get_sample_value("hal9_gc_pause_seconds_count", {"generation": "2"})
-    gc.collect()  # after unwatch: not observed
+    gc.collect()  # after stop: not observed
+    metrics.flush()
     assert registry.get_sample_value("hal9_gc_pause_seconds_count", {"generation": "2"}) == before
+
+
+def test_gc_hook_never_waits_for_a_metrics_lock() -> None:
+    """A collection that starts while this thread holds the metrics lock must not observe inside it
+    (with PROMETHEUS_MULTIPROC_DIR all values share one non-reentrant lock: that was a deadlock)."""
+    import threading
+
+    lock = threading.Lock()
+    acquired: list[bool] = []
+
+    class Child:
+        def observe(self, seconds: float) -> None:
+            got = lock.acquire(timeout=0.2)
+            acquired.append(got)
+            if got:
+                lock.release()
+
+    class Pauses:
+        def labels(self, *values: str) -> Child:
+            return Child()
+
+    watch = watch_gc(Pauses())
+    try:
+        with lock:  # held, as a metric update holds it, when the collection starts
+            gc.collect()
+        watch.flush()
+    finally:
+        watch.stop()
+    assert acquired and all(acquired)

@@ -185,3 +185,30 @@ def test_ready_needs_migrated_database(tmp_path, tracking_uri) -> None:  # type:
         r = client.get("/ready")
         assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
         assert client.get("/health").status_code == 200
+
+
+def test_ready_with_a_newer_or_older_schema(tmp_path, tracking_uri) -> None:  # type: ignore[no-untyped-def]
+    """A newer release's migration (unknown revision) keeps old pods ready during a rollout; behind is not."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+
+    from hal9.serve import create_app
+    from hal9.serve.db import make_engine
+    from hal9.serve.migrate import downgrade, upgrade
+    from tests.serve.conftest import make_settings
+
+    url = f"sqlite:///{tmp_path.as_posix()}/schema.db"
+    engine = make_engine(url)
+    upgrade(engine)
+    app = create_app(make_settings(url, tmp_path, tracking_uri))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/ready").status_code == 200
+        with engine.begin() as conn:  # as if a newer release's migration Job had committed
+            conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed9999'"))
+        r = client.get("/ready")
+        assert r.status_code == 200, r.text
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+        downgrade(engine, "-1")
+        assert client.get("/ready").status_code == 503
+    engine.dispose()

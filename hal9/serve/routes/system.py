@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from hal9 import __version__
 from hal9.serve.deps import AnyPrincipal, Services, ServicesDep
-from hal9.serve.migrate import current_revision, head_revision
+from hal9.serve.migrate import current_revision, head_revision, is_known_revision
 from hal9.serve.queue import workers_seen
 
 __all__ = ["build_router"]
@@ -34,9 +34,10 @@ def build_router(metrics_access: str) -> APIRouter:
     def ready(services: ServicesDep) -> Response:
         """200 when every check passes, else 503; the body names each check.
 
-        ``database``: reachable and migrated to head. ``queue``: with queue execution, workers seen
-        within ``HAL9_READY_WORKER_WINDOW_S`` (a failed check only when ``HAL9_READY_REQUIRES_WORKERS``);
-        in-process, the job threads of this process. ``redis``: when ``REDIS_URL`` is set.
+        ``database``: reachable and migrated to head (or to a revision of a newer release). ``queue``:
+        with queue execution, workers seen within ``HAL9_READY_WORKER_WINDOW_S`` (a failed check only
+        when ``HAL9_READY_REQUIRES_WORKERS``); in-process, the job threads of this process. ``redis``:
+        when ``REDIS_URL`` is set.
         """
         checks: dict[str, dict[str, object]] = {}
         s = services.settings
@@ -50,7 +51,16 @@ def build_router(metrics_access: str) -> APIRouter:
             revision = None
         else:
             head = head_revision()
-            checks["database"] = {"ok": revision == head, "migration": revision, "expected": head}
+            # A revision this version does not know is a newer release's migration (they are additive):
+            # during a rolling update the old pods keep serving while the new ones start, instead of all
+            # leaving the Service the moment the migration Job commits. Behind head is not ready.
+            ahead = revision is not None and revision != head and not is_known_revision(revision)
+            checks["database"] = {
+                "ok": revision == head or ahead,
+                "migration": revision,
+                "expected": head,
+                **({"note": "database ahead of this version (a newer release migrated it)"} if ahead else {}),
+            }
         if s.uses_queue:
             try:
                 with services.engine.connect() as conn:
