@@ -46,19 +46,8 @@ Exit status: 0 on success; 1 on any failure (partial files are removed); 2 on ba
 EOF
 }
 
-die() {
-    echo "$prog: error: $*" >&2
-    exit 1
-}
-usage_error() {
-    echo "$prog: error: $*" >&2
-    echo "Try '$prog --help'." >&2
-    exit 2
-}
-log() { echo "$prog: $*" >&2; }
-redact() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$1"; }
-now() { echo "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+# shellcheck source=scripts/_pg_backup_common.sh
+source "$(dirname "$0")/_pg_backup_common.sh"
 
 out_dir=.
 url=""
@@ -150,18 +139,15 @@ trap cleanup EXIT
 # dumps exactly that snapshot while the same transaction counts and checksums every table. Each row is rendered as text
 # with fixed settings (UTC, ISO dates, shortest exact floats, hex bytea); the checksum of a table is the
 # md5 of its rows' md5s sorted in byte order: independent of physical order, and scripts/restore.sh
-# computes it the same way. Tables: every ordinary table outside the system schemas (public: hal9's tables,
+# computes it with the same SQL (_pg_backup_common.sh). Tables: every ordinary table outside the system schemas (public: hal9's tables,
 # alembic_version and procrastinate_*), except tables of extensions (whose data pg_dump leaves out).
 export HAL9_BK_URL="$url" HAL9_BK_DUMP="$work/db.dump" HAL9_BK_RC="$work/pg_dump.rc" \
     HAL9_BK_TIMEOUT="$timeout_s" HAL9_BK_LOCK_TIMEOUT="$lock_timeout" HAL9_BK_SHA="$work/db.sha256" \
     HAL9_BK_PID="$work/pg_dump.pid"
-cat >"$work/backup.sql" <<'SQL'
-\set ON_ERROR_STOP 1
-SET TimeZone = 'UTC';
-SET DateStyle = 'ISO, YMD';
-SET IntervalStyle = 'postgres';
-SET extra_float_digits = 1;
-SET bytea_output = 'hex';
+{
+    echo '\set ON_ERROR_STOP 1'
+    echo "$HAL9_PG_RENDER_SQL"
+    cat <<'SQL'
 SET lock_timeout = :'lock_timeout';
 BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
 SELECT pg_export_snapshot() AS snapshot \gset
@@ -169,20 +155,9 @@ SELECT pg_export_snapshot() AS snapshot \gset
 -- pg_dump runs in the background on this snapshot while this transaction checksums the tables.
 \! (trap 'kill "$p" 2>/dev/null' TERM; timeout "$HAL9_BK_TIMEOUT" pg_dump --format=custom --snapshot="$HAL9_BK_SNAPSHOT" --lock-wait-timeout="$HAL9_BK_LOCK_TIMEOUT" --file="$HAL9_BK_DUMP" --dbname="$HAL9_BK_URL" </dev/null & p=$!; wait "$p"; echo $? >"$HAL9_BK_RC.tmp"; mv "$HAL9_BK_RC.tmp" "$HAL9_BK_RC") >&2 & echo $! >"$HAL9_BK_PID"
 SET work_mem = '64MB';
-SELECT coalesce(
-    'SELECT jsonb_object_agg(name, v) AS tables FROM (' || string_agg(format(
-        'SELECT %L AS name, (SELECT jsonb_build_object(''rows'', count(*), ''md5'', '
-        'md5(coalesce(string_agg(h, '''' ORDER BY h COLLATE "C"), ''''))) '
-        'FROM (SELECT md5(t::text) AS h FROM %I.%I AS t) AS s) AS v',
-        n.nspname || '.' || c.relname, n.nspname, c.relname), ' UNION ALL '
-        ORDER BY n.nspname, c.relname) || ') AS x',
-    'SELECT ''{}''::jsonb AS tables') AS tables_query
-FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname !~ '^pg_(toast|temp_)'
-  AND NOT EXISTS (SELECT 1 FROM pg_depend AS d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                  AND d.deptype = 'e') \gset
-:tables_query \gset
+SQL
+    echo "$HAL9_PG_CHECKSUMS_SQL"
+    cat <<'SQL'
 SELECT to_regclass('alembic_version') IS NOT NULL AS has_alembic \gset
 \if :has_alembic
 SELECT coalesce((SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version), '')
@@ -217,6 +192,7 @@ SELECT jsonb_pretty(jsonb_build_object(
 \endif
 COMMIT;
 SQL
+} >"$work/backup.sql"
 
 # The note about MLflow written into the manifest (completed below when the store is copied).
 tracking_scheme=""

@@ -41,19 +41,8 @@ Exit status: 0 restored and verified; 1 failure or mismatch; 2 bad usage.
 EOF
 }
 
-die() {
-    echo "$prog: error: $*" >&2
-    exit 1
-}
-usage_error() {
-    echo "$prog: error: $*" >&2
-    echo "Try '$prog --help'." >&2
-    exit 2
-}
-log() { echo "$prog: $*" >&2; }
-redact() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$1"; }
-now() { echo "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+# shellcheck source=scripts/_pg_backup_common.sh
+source "$(dirname "$0")/_pg_backup_common.sh"
 # The value of a string field of the manifest (written one field a line, as backup.sh and jq do).
 manifest_field() { sed -n "s/^[[:space:]]*\"$1\":[[:space:]]*\"\\([^\"]*\\)\",\\{0,1\\}\$/\\1/p" "$manifest" | head -n 1; }
 
@@ -170,32 +159,18 @@ fi
 t_restore=$(elapsed "$t0")
 
 # --- 4. verify against the manifest -----------------------------------------------------------------------------------
-# The same rendering and checksum as scripts/backup.sh (keep both in step), then a comparison with the
+# The same rendering and checksum as scripts/backup.sh (one definition: _pg_backup_common.sh), then a comparison with the
 # manifest in SQL: one line per table, OK or MISMATCH, and one line per sequence that lags its column.
 export HAL9_RS_MANIFEST="$manifest"
-cat >"$work/verify.sql" <<'SQL'
-\set ON_ERROR_STOP 1
-SET TimeZone = 'UTC';
-SET DateStyle = 'ISO, YMD';
-SET IntervalStyle = 'postgres';
-SET extra_float_digits = 1;
-SET bytea_output = 'hex';
+{
+    echo '\set ON_ERROR_STOP 1'
+    echo "$HAL9_PG_RENDER_SQL"
+    cat <<'SQL'
 \pset fieldsep ' '
 BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
-SELECT coalesce(
-    'SELECT jsonb_object_agg(name, v) AS tables FROM (' || string_agg(format(
-        'SELECT %L AS name, (SELECT jsonb_build_object(''rows'', count(*), ''md5'', '
-        'md5(coalesce(string_agg(h, '''' ORDER BY h COLLATE "C"), ''''))) '
-        'FROM (SELECT md5(t::text) AS h FROM %I.%I AS t) AS s) AS v',
-        n.nspname || '.' || c.relname, n.nspname, c.relname), ' UNION ALL '
-        ORDER BY n.nspname, c.relname) || ') AS x',
-    'SELECT ''{}''::jsonb AS tables') AS tables_query
-FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname !~ '^pg_(toast|temp_)'
-  AND NOT EXISTS (SELECT 1 FROM pg_depend AS d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                  AND d.deptype = 'e') \gset
-:tables_query \gset
+SQL
+    echo "$HAL9_PG_CHECKSUMS_SQL"
+    cat <<'SQL'
 \set manifest `cat "$HAL9_RS_MANIFEST"`
 SELECT CASE WHEN m.value = a.value THEN 'OK' WHEN m.value IS NULL THEN 'EXTRA' WHEN a.value IS NULL
             THEN 'MISSING' ELSE 'MISMATCH' END,
@@ -221,6 +196,7 @@ WHERE s.relkind = 'S' AND q.seqincrement > 0 AND a.atttypid IN ('int2'::regtype,
 SELECT 'SEQUENCE-BEHIND', seq, 'next=' || next, 'max=' || top FROM (:seq_query) AS x WHERE next <= top;
 COMMIT;
 SQL
+} >"$work/verify.sql"
 t0=$(now)
 if ! psql_target -f "$work/verify.sql" >"$work/verify.out"; then
     die "the verification queries failed (the data was restored into $shown_url)"
