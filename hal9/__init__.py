@@ -15,11 +15,15 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - only when run from 
 
 from hal9.core import (
     LAYER_NAMES,
+    ALIFConfig,
     ConnectivityConfig,
     HierarchyConfig,
+    HierarchyNetwork,
+    LIFConfig,
     LIFParams,
     LIFState,
     Network,
+    RateConfig,
     RateParams,
     RateState,
     RunResult,
@@ -33,11 +37,15 @@ from hal9.core import (
 
 __all__ = [
     "LAYER_NAMES",
+    "ALIFConfig",
     "ConnectivityConfig",
     "HierarchyConfig",
+    "HierarchyNetwork",
+    "LIFConfig",
     "LIFParams",
     "LIFState",
     "Network",
+    "RateConfig",
     "RateParams",
     "RateState",
     "RunResult",

@@ -1,4 +1,6 @@
-"""Pydantic configuration models for hierarchies, connectivity and neuron dynamics.
+"""Pydantic configuration models for hierarchies and connectivity, and their shared base.
+
+Neuron-model configs live with their model in :mod:`hal9.core.neurons`.
 
 Configs are validated at the boundary and flatten into MLflow params (``hal9.tracking.flatten_config``).
 """
@@ -13,7 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hal9.core.layers import MAX_LAYERS, designed_sizes
 
-__all__ = ["MIN_NORMAL", "ConnectivityConfig", "HierarchyConfig", "LIFConfig", "RateConfig", "check_device"]
+__all__ = [
+    "MIN_NORMAL",
+    "ConnectivityConfig",
+    "FrozenConfig",
+    "HierarchyConfig",
+    "check_device",
+    "positive_times",
+]
 
 #: Smallest positive *normal* float64 (2.2250738585072014e-308). Fields that something divides by use
 #: ``ge=MIN_NORMAL`` instead of ``gt=0``: ``gt=0`` lets subnormals such as 2.2e-311 through, and
@@ -39,14 +48,13 @@ def check_device(v: str) -> str:
     return v
 
 
-Activation = Literal["tanh", "relu", "sigmoid", "linear"]
+class FrozenConfig(BaseModel):
+    """Base of hal9's configs: immutable (hashable, safe to share) and unknown fields rejected."""
 
-
-class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def _positive_times(v: float | tuple[float, ...], field: str) -> float | tuple[float, ...]:
+def positive_times(v: float | tuple[float, ...], field: str) -> float | tuple[float, ...]:
     """Validate a time constant given once or per layer: every value finite and > 0."""
     vals = v if isinstance(v, tuple) else (v,)
     if any(not math.isfinite(t) or t <= 0 for t in vals):
@@ -54,7 +62,7 @@ def _positive_times(v: float | tuple[float, ...], field: str) -> float | tuple[f
     return v
 
 
-class ConnectivityConfig(_Frozen):
+class ConnectivityConfig(FrozenConfig):
     """Sparse connectivity of a hierarchy: fan-in per neuron for each allowed projection.
 
     Only projections within a layer (``k → k``) and between adjacent layers (``k−1 → k`` bottom-up,
@@ -79,7 +87,7 @@ class ConnectivityConfig(_Frozen):
     gain: float = Field(1.0, allow_inf_nan=False)
 
 
-class HierarchyConfig(_Frozen):
+class HierarchyConfig(FrozenConfig):
     """A hierarchy of ``n_layers`` layers L1..LK.
 
     Give either ``base_size`` (designed sizes ``n_k = max(1, round(n_1 / r^(k-1)))``) or explicit
@@ -113,47 +121,3 @@ class HierarchyConfig(_Frozen):
             return tuple(self.sizes)
         assert self.base_size is not None
         return designed_sizes(self.base_size, self.n_layers, self.ratio)
-
-
-class RateConfig(_Frozen):
-    """Leaky rate neurons ``τ_i dx_i/dt = −x_i + f(Σ_j W_ij x_j + b_i + I_i)``.
-
-    ``tau`` is one value or one value per layer (same time unit as ``dt``, e.g. ms).
-    """
-
-    tau: float | tuple[float, ...] = 10.0
-    bias: float = Field(0.0, allow_inf_nan=False)
-    activation: Activation = "tanh"
-    dt: float = Field(1.0, gt=0.0, allow_inf_nan=False)
-
-    @field_validator("tau")
-    @classmethod
-    def _positive_tau(cls, v: float | tuple[float, ...]) -> float | tuple[float, ...]:
-        return _positive_times(v, "tau")
-
-
-class LIFConfig(_Frozen):
-    """Leaky integrate-and-fire neurons.
-
-    ``τ_m dv/dt = −(v − v_rest) + Σ_j W_ij s_j + b + I``; a spike when ``v ≥ v_th``, then
-    ``v ← v_reset`` and the neuron is clamped there for ``refractory`` time units.
-    """
-
-    tau_mem: float | tuple[float, ...] = 20.0
-    v_rest: float = Field(0.0, allow_inf_nan=False)
-    v_reset: float = Field(0.0, allow_inf_nan=False)
-    v_th: float = Field(1.0, allow_inf_nan=False)
-    refractory: float = Field(2.0, ge=0.0, allow_inf_nan=False)
-    bias: float = Field(0.0, allow_inf_nan=False)
-    dt: float = Field(1.0, gt=0.0, allow_inf_nan=False)
-
-    @field_validator("tau_mem")
-    @classmethod
-    def _positive_tau(cls, v: float | tuple[float, ...]) -> float | tuple[float, ...]:
-        return _positive_times(v, "tau_mem")
-
-    @model_validator(mode="after")
-    def _threshold_above_reset(self) -> LIFConfig:
-        if self.v_th <= self.v_reset:
-            raise ValueError(f"v_th ({self.v_th}) must be greater than v_reset ({self.v_reset})")
-        return self

@@ -1,29 +1,81 @@
-"""``nn.Module`` wrappers around the functional core, with learnable synaptic weights and biases."""
+"""``nn.Module`` wrapper around the functional core: one generic module for every neuron model.
+
+:class:`HierarchyNetwork` holds the sparse ±1 connectivity (CSR buffers), learnable synaptic weight
+values and per-neuron biases, and the model's main time constant as a buffer; it runs any registered
+neuron model (:mod:`hal9.core.neurons`) through :func:`~hal9.core.run`. :class:`RateNetwork` and
+:class:`LIFNetwork` are the same module with a default neuron config.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import torch
+from pydantic import BaseModel
 from torch import Tensor, nn
 
-from hal9.core.config import HierarchyConfig, LIFConfig, RateConfig
-from hal9.core.dynamics import LIFParams, LIFState, RateParams, RateState, lif_params, rate_params
+from hal9.core.config import HierarchyConfig
 from hal9.core.network import Network, build_network, csr_matrix
+from hal9.core.neurons import LIFConfig, RateConfig, neuron_model
 from hal9.core.runner import RunResult, run
 
-__all__ = ["LIFNetwork", "RateNetwork"]
+__all__ = ["HierarchyNetwork", "LIFNetwork", "RateNetwork"]
 
 
-class _HierarchyModule(nn.Module):
+class HierarchyNetwork(nn.Module):
+    """A hierarchy of any registered neuron model with learnable sparse weights and biases.
+
+    ``drive = W a + b + I`` feeds the model's step (rate: ``τ dx/dt = −x + f(drive)``; LIF/ALIF: the
+    membrane equation); gradients flow through the CSR weight values and the biases (spike thresholds
+    have no gradient: train spiking models with a surrogate gradient of your own, or simulate).
+
+    Parameters
+    ----------
+    config : HierarchyConfig
+        Layer sizes and connectivity.
+    neuron : pydantic config of a registered neuron model
+        :class:`~hal9.core.RateConfig` (default), :class:`~hal9.core.LIFConfig`,
+        :class:`~hal9.core.ALIFConfig`, …; its type selects the model.
+    seed, generator
+        Randomness of the connectivity and weights (give at most one).
+    device, dtype
+        Where and in which floating dtype the tensors live (default CPU, float32).
+
+    Attributes
+    ----------
+    weight_values : nn.Parameter
+        ``(nnz,)`` synaptic weights in CSR order (``crow_indices``, ``col_indices`` are buffers).
+    bias : nn.Parameter
+        ``(N,)`` per-neuron bias ``b``.
+    time_constant : Tensor
+        ``(N,)`` buffer: the model's main time constant (``tau`` or ``tau_mem``), per neuron.
+
+    Shape:
+        * Input: ``(T, batch, n_1)``
+        * Output: :class:`~hal9.core.RunResult` (``final_state`` tensors ``(batch, N)``)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from hal9.core import ALIFConfig
+    >>> m = HierarchyNetwork(HierarchyConfig(base_size=200, n_layers=3), ALIFConfig(v_th=0.5), seed=0)
+    >>> out = m(torch.ones(5, 2, 200), record=[0])
+    >>> out.recordings[0].shape, type(out.final_state).__name__
+    (torch.Size([5, 2, 200]), 'ALIFState')
+    """
+
     crow_indices: Tensor
     col_indices: Tensor
     labels: Tensor
     time_constant: Tensor
+    #: The neuron config type a subclass is fixed to (``None``: any registered model, default rate).
+    neuron_type: ClassVar[type[BaseModel] | None] = None
 
     def __init__(
         self,
         config: HierarchyConfig,
+        neuron: BaseModel | None = None,
         *,
         seed: int | None = None,
         generator: torch.Generator | None = None,
@@ -32,48 +84,70 @@ class _HierarchyModule(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config
+        fixed = type(self).neuron_type
+        self.neuron_config = neuron if neuron is not None else (fixed or RateConfig)()
+        if fixed is not None and type(self.neuron_config) is not fixed:
+            raise ValueError(
+                f"neuron must be a {fixed.__name__} for {type(self).__name__}, got "
+                f"{type(self.neuron_config).__name__} (use HierarchyNetwork for any model)"
+            )
+        self.model = neuron_model(self.neuron_config)
+        if type(self.neuron_config) is not self.model.config_type:  # a params or state, not a config
+            raise ValueError(f"neuron must be a neuron config, got {type(self.neuron_config).__name__}")
         self.sizes = config.layer_sizes()
-        n = sum(self.sizes)
-        fdtype = dtype or torch.float32
-        self.register_buffer("crow_indices", torch.zeros(n + 1, dtype=torch.int32, device=device))
-        self.register_buffer("col_indices", torch.zeros(0, dtype=torch.int32, device=device))
-        self.register_buffer("labels", torch.zeros(n, dtype=torch.int64, device=device))
-        self.register_buffer("time_constant", torch.empty(n, device=device, dtype=fdtype))
-        self.weight_values = nn.Parameter(torch.empty(0, device=device, dtype=fdtype))
-        self.bias = nn.Parameter(torch.empty(n, device=device, dtype=fdtype))
-        self.reset_parameters(seed=seed, generator=generator)
+        net = build_network(
+            config, seed=seed, generator=generator, device=device, dtype=dtype or torch.float32
+        )
+        w = net.weight
+        self.register_buffer("crow_indices", w.crow_indices().clone())
+        self.register_buffer("col_indices", w.col_indices().clone())
+        self.register_buffer("labels", net.labels.clone())
+        self.weight_values = nn.Parameter(w.values().clone())
+        params = self._config_params(net.device, net.dtype)
+        self.bias = nn.Parameter(params.bias.clone())
+        self.register_buffer("time_constant", getattr(params, self.model.time_constant).clone())
 
-    def _neuron_bias_tau(self) -> tuple[float, float | tuple[float, ...]]:
-        raise NotImplementedError  # pragma: no cover - abstract
+    def _config_params(self, device: torch.device, dtype: torch.dtype) -> Any:
+        return self.model.make_params(self.neuron_config, self.sizes, device=device, dtype=dtype)
 
     def reset_parameters(self, *, seed: int | None = None, generator: torch.Generator | None = None) -> None:
-        """Redraw the connectivity and weights (see :func:`~hal9.core.build_network`) and reset biases."""
+        """Redraw the connectivity and weights (see :func:`~hal9.core.build_network`) and reset the biases
+        and time constants from the configs, **in place**: the parameter and buffer tensors stay the same
+        objects, so an optimizer built on ``parameters()`` keeps valid references."""
         dev, dtype = self.bias.device, self.bias.dtype
         net = build_network(self.config, seed=seed, generator=generator, device=dev, dtype=dtype)
         w = net.weight
-        self.crow_indices = w.crow_indices().clone()
-        self.col_indices = w.col_indices().clone()
-        self.labels = net.labels
-        self.weight_values = nn.Parameter(w.values().clone())
-        bias, tau = self._neuron_bias_tau()
+        if w.values().shape != self.weight_values.shape:  # pragma: no cover - fan-ins fix the count
+            raise ValueError(
+                f"the redrawn network has {w.values().numel()} synapses, "
+                f"the module {self.weight_values.numel()}"
+            )
+        params = self._config_params(dev, dtype)
         with torch.no_grad():
-            self.bias.fill_(bias)
-            per_layer = torch.tensor(tau if isinstance(tau, tuple) else (tau,) * len(self.sizes), dtype=dtype)
-            self.time_constant.copy_(per_layer.repeat_interleave(torch.tensor(self.sizes)).to(dev))
+            self.crow_indices.copy_(w.crow_indices())
+            self.col_indices.copy_(w.col_indices())
+            self.labels.copy_(net.labels)
+            self.weight_values.copy_(w.values())
+            self.bias.copy_(params.bias)
+            self.time_constant.copy_(getattr(params, self.model.time_constant))
 
     def network(self) -> Network:
         """The current :class:`~hal9.core.Network`; its weight values are this module's parameter.
 
         Gradients flow from the network's outputs into ``weight_values``.
         """
-        n = sum(self.sizes)
-        weight = csr_matrix(self.crow_indices, self.col_indices, self.weight_values, n)
+        weight = csr_matrix(self.crow_indices, self.col_indices, self.weight_values, sum(self.sizes))
         return Network(self.sizes, weight, self.labels)
+
+    def neuron_params(self) -> Any:
+        """The model's params container with this module's ``bias`` and ``time_constant`` tensors."""
+        params = self._config_params(self.bias.device, self.bias.dtype)
+        return params._replace(**{self.model.time_constant: self.time_constant, "bias": self.bias})
 
     def forward(
         self,
         inputs: Tensor,
-        state: RateState | LIFState | None = None,
+        state: Any = None,
         *,
         layer_inputs: Mapping[int, Tensor] | None = None,
         record: Sequence[int] = (),
@@ -90,15 +164,12 @@ class _HierarchyModule(nn.Module):
             every=every,
         )
 
-    def neuron_params(self) -> RateParams | LIFParams:
-        raise NotImplementedError  # pragma: no cover - abstract
-
     def extra_repr(self) -> str:
-        return f"sizes={self.sizes}, synapses={self.weight_values.numel()}"
+        return f"model={self.model.name}, sizes={self.sizes}, synapses={self.weight_values.numel()}"
 
 
-class RateNetwork(_HierarchyModule):
-    """Hierarchy of leaky rate neurons with learnable sparse weights and biases.
+class RateNetwork(HierarchyNetwork):
+    """:class:`HierarchyNetwork` of leaky rate neurons (default :class:`~hal9.core.RateConfig`).
 
     ``τ_i dx_i/dt = −x_i + f(Σ_j W_ij x_j + b_i + I_i)``; gradients flow through the CSR weight values.
 
@@ -115,52 +186,15 @@ class RateNetwork(_HierarchyModule):
     torch.Size([5, 2, 27])
     """
 
-    def __init__(
-        self,
-        config: HierarchyConfig,
-        neuron: RateConfig | None = None,
-        *,
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        self.neuron_config = neuron or RateConfig()
-        super().__init__(config, seed=seed, generator=generator, device=device, dtype=dtype)
-
-    def _neuron_bias_tau(self) -> tuple[float, float | tuple[float, ...]]:
-        return self.neuron_config.bias, self.neuron_config.tau
-
-    def neuron_params(self) -> RateParams:
-        p = rate_params(self.neuron_config, self.sizes, device=self.bias.device, dtype=self.bias.dtype)
-        return p._replace(tau=self.time_constant, bias=self.bias)
+    neuron_type = RateConfig
 
 
-class LIFNetwork(_HierarchyModule):
-    """Hierarchy of leaky integrate-and-fire neurons (weights stored as a parameter; spikes are not
-    differentiable, so train it with a surrogate gradient of your own or use it for simulation).
+class LIFNetwork(HierarchyNetwork):
+    """:class:`HierarchyNetwork` of leaky integrate-and-fire neurons (default :class:`~hal9.core.LIFConfig`).
 
     Shape:
         * Input: ``(T, batch, n_1)``
         * Output: :class:`~hal9.core.RunResult`; recordings hold spikes (0/1)
     """
 
-    def __init__(
-        self,
-        config: HierarchyConfig,
-        neuron: LIFConfig | None = None,
-        *,
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        self.neuron_config = neuron or LIFConfig()
-        super().__init__(config, seed=seed, generator=generator, device=device, dtype=dtype)
-
-    def _neuron_bias_tau(self) -> tuple[float, float | tuple[float, ...]]:
-        return self.neuron_config.bias, self.neuron_config.tau_mem
-
-    def neuron_params(self) -> LIFParams:
-        p = lif_params(self.neuron_config, self.sizes, device=self.bias.device, dtype=self.bias.dtype)
-        return p._replace(tau_mem=self.time_constant, bias=self.bias)
+    neuron_type = LIFConfig

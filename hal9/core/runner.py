@@ -9,13 +9,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from hal9.core.dynamics import LIFParams, LIFState, RateParams, RateState, lif_step, rate_step
 from hal9.core.network import Network
+from hal9.core.neurons import NeuronModel, neuron_model, neuron_model_names
 
 __all__ = ["RunResult", "initial_state", "run", "synaptic_drive"]
 
-State = RateState | LIFState
-Params = RateParams | LIFParams
+#: A state container of a registered neuron model (``RateState``, ``LIFState``, ``ALIFState``, …).
+State = Any
+#: A params container of a registered neuron model (``RateParams``, ``LIFParams``, ``ALIFParams``, …).
+Params = Any
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,11 @@ class RunResult:
 
     Attributes
     ----------
-    final_state : RateState or LIFState
-        State after the last step, ``(batch, neurons)`` tensors.
+    final_state : NamedTuple
+        State of the params' neuron model after the last step, ``(batch, neurons)`` tensors.
     recordings : dict[int, Tensor]
-        Layer index → ``(T // every, batch, n_k)`` activity (rates, or spikes 0/1 for LIF) after steps
+        Layer index → ``(T // every, batch, n_k)`` activity (rates, or spikes 0/1 for spiking models)
+        after steps
         ``every−1, 2·every−1, …``.
     layer_means : Tensor
         ``(T // every, batch, K)`` mean activity of every layer at the same recorded steps.
@@ -55,17 +58,26 @@ def synaptic_drive(weight: Tensor, activity: Tensor) -> Tensor:
 def initial_state(
     params: Params, n_neurons: int, batch: int, *, device: torch.device, dtype: torch.dtype
 ) -> State:
-    """Zero state (rates 0; membrane at ``v_rest``, no refractoriness, no spikes) of shape ``(batch, N)``.
+    """The resting state of the params' neuron model, ``(batch, N)`` tensors (e.g. rates 0; membrane at
+    ``v_rest``, no refractoriness, no spikes).
 
     The tensors are laid out neuron-major (``x.T`` contiguous) so the sparse product needs no copy.
     """
+    model = _model_of(params)
+    return model.init_state(params, n_neurons, batch, device=device, dtype=dtype)
 
-    def z() -> Tensor:
-        return torch.zeros((n_neurons, batch), device=device, dtype=dtype).T
 
-    if isinstance(params, RateParams):
-        return RateState(z())
-    return LIFState(z() + params.v_rest, z(), z())
+def _model_of(params: Params) -> NeuronModel:
+    """The registered model whose params container ``params`` is (a config or state is refused)."""
+    names = neuron_model_names()
+    for name in names:
+        model = neuron_model(name)
+        if type(params) is model.params_type:
+            return model
+    expected = ", ".join(neuron_model(n).params_type.__name__ for n in names)
+    raise ValueError(
+        f"params must be the params of a registered neuron model ({expected}), got {type(params).__name__}"
+    )
 
 
 def _check_tensor(name: str, t: Tensor, shape: tuple[int, ...], net: Network) -> None:
@@ -89,9 +101,8 @@ def _validate(
     layer_inputs: Mapping[int, Tensor],
     record: Sequence[int],
     every: int,
-) -> tuple[int, int]:
-    if not isinstance(params, RateParams | LIFParams):
-        raise ValueError(f"params must be RateParams or LIFParams, got {type(params).__name__}")
+) -> tuple[NeuronModel, int, int]:
+    model = _model_of(params)
     if not isinstance(inputs, Tensor) or inputs.ndim != 3:
         shape = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
         raise ValueError(f"inputs must be a (T, batch, n_L1) tensor, got {shape}")
@@ -104,22 +115,25 @@ def _validate(
             raise ValueError(f"layer_inputs key must be a layer index in 0..{network.n_layers - 1}, got {k}")
         _check_tensor(f"layer_inputs[{k}]", li, (steps, batch, network.sizes[k]), network)
     n = network.n_neurons
-    for name, p in (("tau", params[0]), ("bias", params.bias)):
-        if p.shape != (n,) or p.device != network.device:
+    for name in model.neuron_fields:
+        p = getattr(params, name)
+        if not isinstance(p, Tensor) or p.shape != (n,) or p.device != network.device:
             raise ValueError(f"params.{name} must be a ({n},) tensor on {network.device}")
     if state is not None:
-        for name, t in zip(state._fields, state, strict=True):
-            _check_tensor(f"state.{name}", t, (batch, n), network)
-        if isinstance(params, RateParams) != isinstance(state, RateState):
+        if type(state) is not model.state_type:
             raise ValueError(
-                "state type does not match params (RateState ↔ RateParams, LIFState ↔ LIFParams)"
+                f"state type does not match params: {type(params).__name__} needs a "
+                f"{model.state_type.__name__}, got {type(state).__name__}"
             )
+        fields: tuple[str, ...] = model.state_type._fields  # type: ignore[attr-defined]
+        for name, t in zip(fields, state, strict=True):
+            _check_tensor(f"state.{name}", t, (batch, n), network)
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a positive integer, got {every!r}")
     for k in record:
         if not 0 <= k < network.n_layers:
             raise ValueError(f"record entries must be layer indices in 0..{network.n_layers - 1}, got {k}")
-    return steps, batch
+    return model, steps, batch
 
 
 def run(
@@ -136,20 +150,21 @@ def run(
 ) -> RunResult:
     """Simulate ``T`` steps of the hierarchy driven by ``inputs`` into L1.
 
-    Each step computes ``drive = W a + I`` with one sparse × dense product (``a`` is the rate ``x`` or,
-    for LIF, the spikes of the previous step; ``I`` is ``inputs[t]`` on L1 plus any ``layer_inputs``)
-    and applies :func:`~hal9.core.dynamics.rate_step` or :func:`~hal9.core.dynamics.lif_step`.
+    Each step computes ``drive = W a + I`` with one sparse × dense product (``a`` is the activity of the
+    previous step: rates, or spikes; ``I`` is ``inputs[t]`` on L1 plus any ``layer_inputs``) and applies
+    the model's ``step(state, drive, params) -> (activity, state)`` (:class:`~hal9.core.NeuronModel`).
     There is no Python loop over neurons or synapses; only over time steps.
 
     Parameters
     ----------
     network : Network
-    params : RateParams or LIFParams
-        Selects the neuron model.
+    params : NamedTuple
+        Params of a registered neuron model (``RateParams``, ``LIFParams``, ``ALIFParams``, …; see
+        :mod:`hal9.core.neurons`); their type selects the model.
     inputs : Tensor
         ``(T, batch, n_1)`` external input to L1, same dtype and device as the network, finite.
-    state : RateState or LIFState, optional
-        Initial state; zeros (see :func:`initial_state`) by default.
+    state : NamedTuple, optional
+        Initial state of the same model; its resting state (see :func:`initial_state`) by default.
     layer_inputs : mapping int → Tensor, optional
         Extra input ``(T, batch, n_k)`` into layer ``k`` (0-based).
     record : sequence of int
@@ -171,11 +186,11 @@ def run(
     """
     layer_inputs = dict(layer_inputs or {})
     record = tuple(dict.fromkeys(record))
-    steps, batch = _validate(network, params, inputs, state, layer_inputs, record, every)
+    model, steps, batch = _validate(network, params, inputs, state, layer_inputs, record, every)
     dev, dtype, weight = network.device, network.dtype, network.weight
     if state is None:
-        state = initial_state(params, network.n_neurons, batch, device=dev, dtype=dtype)
-    step: Callable[[Any, Tensor, Any], Any] = rate_step if isinstance(params, RateParams) else lif_step
+        state = model.init_state(params, network.n_neurons, batch, device=dev, dtype=dtype)
+    step: Callable[[Any, Tensor, Any], tuple[Tensor, Any]] = model.step
     if compile:
         step = torch.compile(step, dynamic=False)
     n_rec = steps // every
@@ -189,19 +204,18 @@ def run(
         from tqdm.auto import tqdm
 
         iterator = tqdm(iterator, desc="simulating", unit="step", leave=False)
+    activity = model.activity(state)
     for t in iterator:
-        activity = state.x if isinstance(state, RateState) else state.spikes
         drive = synaptic_drive(weight, activity)
         drive[:, :n1] += inputs[t]
         for k, li in layer_inputs.items():
             drive[:, slices[k]] += li[t]
-        state = step(state, drive, params)
+        activity, state = step(state, drive, params)
         if (t + 1) % every == 0:
             r = (t + 1) // every - 1
-            act = state.x if isinstance(state, RateState) else state.spikes
             for k in record:
-                recordings[k][r] = act[:, slices[k]]
+                recordings[k][r] = activity[:, slices[k]]
             sums = torch.zeros((batch, network.n_layers), device=dev, dtype=dtype)
-            layer_means[r] = sums.index_add_(1, network.labels, act) / sizes_t
+            layer_means[r] = sums.index_add_(1, network.labels, activity) / sizes_t
     times = (torch.arange(1, n_rec + 1, device=dev, dtype=torch.float64) * every) * params.dt
     return RunResult(state, recordings, layer_means, times, steps, every)

@@ -13,7 +13,14 @@ from hal9.selforg.discovery import discover, recall_at_k
 from hal9.selforg.events import Event, EventKind, EventLog
 from hal9.selforg.graph import KnnGraph
 from hal9.selforg.growth import extend_graph
-from hal9.selforg.kernels import check_kernel_output, gaussian_kernel, hal9_kernel
+from hal9.selforg.kernels import (
+    KERNELS,
+    Kernel,
+    KernelName,
+    check_kernel_output,
+    gaussian_kernel,
+    hal9_kernel,
+)
 from hal9.selforg.layering import LayeringResult, emergent_layers, modularity
 from hal9.selforg.nullmodel import NullComparison, degree_preserving_rewire, null_comparison, permute_features
 from hal9.selforg.organizer import OrganizeConfig, SelfOrganizer, StabilityResult
@@ -23,10 +30,13 @@ from hal9.selforg.reorganize import HealResult, adjusted_rand_index, remove_and_
 from hal9.selforg.substrate import SubstrateConversion, to_network
 
 __all__ = [
+    "KERNELS",
     "Event",
     "EventKind",
     "EventLog",
     "HealResult",
+    "Kernel",
+    "KernelName",
     "KnnGraph",
     "LayeringResult",
     "NullComparison",

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Literal, get_args
 
 from torch import Tensor
 
-__all__ = ["Kernel", "check_kernel_output", "gaussian_kernel", "hal9_kernel"]
+__all__ = ["KERNELS", "Kernel", "KernelName", "check_kernel_output", "gaussian_kernel", "hal9_kernel"]
 
 Kernel = Callable[[Tensor, Tensor], Tensor]
+#: Names of the built-in kernels (``OrganizeConfig.kernel``, ``hal9 organize --kernel``).
+KernelName = Literal["hal9", "gaussian"]
+KERNELS: tuple[str, ...] = get_args(KernelName)
 
 # HAL9's complexity bonus b(|Δc|): too similar, too different, complementary.
 _B_SIMILAR, _B_DISTANT, _B_COMPLEMENTARY = 0.7, 0.3, 1.0

@@ -116,7 +116,8 @@ def test_rate_step_activation_and_bias(activation: str, fn) -> None:
     p = RateParams(tau, bias, activation, 0.5)
     x0 = torch.tensor([[0.2, -0.3]], dtype=torch.float64)
     drive = torch.tensor([[1.0, 0.25]], dtype=torch.float64)
-    got = rate_step(RateState(x0), drive, p).x
+    got, state = rate_step(RateState(x0), drive, p)
+    assert got is state.x  # the activity of a rate neuron is its new rate
     exp = [
         x + 0.5 / t * (fn(d + b) - x)
         for x, t, d, b in zip([0.2, -0.3], [4.0, 2.0], [1.0, 0.25], [0.5, -1.0], strict=True)

@@ -1,0 +1,170 @@
+"""Leaky integrate-and-fire neurons with an absolute refractory period.
+
+``τ_m dv/dt = −(v − v_rest) + drive + b``; a spike when ``v ≥ v_th``, then ``v ← v_reset`` and the
+neuron is clamped there for ``refractory`` time units. One module holds the model: :class:`LIFConfig`,
+:class:`LIFParams`, :class:`LIFState`, :func:`lif_params`, :func:`lif_init_state`, :func:`lif_step`,
+and its :class:`NeuronModel` ``LIF`` (registered as ``"lif"`` by :mod:`hal9.core.neurons`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import torch
+from pydantic import Field, field_validator, model_validator
+from torch import Tensor
+
+from hal9.core.config import FrozenConfig, positive_times
+from hal9.core.neurons._model import NeuronModel, neuron_major_zeros, per_neuron
+
+__all__ = ["LIF", "LIFConfig", "LIFParams", "LIFState", "lif_init_state", "lif_params", "lif_step"]
+
+
+class LIFConfig(FrozenConfig):
+    """Leaky integrate-and-fire neurons.
+
+    ``τ_m dv/dt = −(v − v_rest) + Σ_j W_ij s_j + b + I``; a spike when ``v ≥ v_th``, then
+    ``v ← v_reset`` and the neuron is clamped there for ``refractory`` time units.
+    """
+
+    tau_mem: float | tuple[float, ...] = 20.0
+    v_rest: float = Field(0.0, allow_inf_nan=False)
+    v_reset: float = Field(0.0, allow_inf_nan=False)
+    v_th: float = Field(1.0, allow_inf_nan=False)
+    refractory: float = Field(2.0, ge=0.0, allow_inf_nan=False)
+    bias: float = Field(0.0, allow_inf_nan=False)
+    dt: float = Field(1.0, gt=0.0, allow_inf_nan=False)
+
+    @field_validator("tau_mem")
+    @classmethod
+    def _positive_tau(cls, v: float | tuple[float, ...]) -> float | tuple[float, ...]:
+        return positive_times(v, "tau_mem")
+
+    @model_validator(mode="after")
+    def _threshold_above_reset(self) -> LIFConfig:
+        if self.v_th <= self.v_reset:
+            raise ValueError(f"v_th ({self.v_th}) must be greater than v_reset ({self.v_reset})")
+        return self
+
+
+class LIFParams(NamedTuple):
+    """Parameters of leaky integrate-and-fire neurons.
+
+    Shape:
+        ``tau_mem``, ``bias``: ``(neurons,)``. ``refractory_steps`` = ``round(refractory / dt)``.
+    """
+
+    tau_mem: Tensor
+    bias: Tensor
+    v_rest: float
+    v_reset: float
+    v_th: float
+    refractory_steps: int
+    dt: float
+
+
+class LIFState(NamedTuple):
+    """LIF state, each ``(batch, neurons)``: membrane ``v``, remaining refractory steps, last spikes (0/1)."""
+
+    v: Tensor
+    refractory: Tensor
+    spikes: Tensor
+
+
+def lif_params(
+    config: LIFConfig,
+    sizes: tuple[int, ...],
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> LIFParams:
+    """Per-neuron :class:`LIFParams` for layers of the given ``sizes`` from a :class:`LIFConfig`."""
+    tau = per_neuron(config.tau_mem, sizes, "tau_mem", device, dtype)
+    bias = torch.full((sum(sizes),), config.bias, device=tau.device, dtype=dtype)
+    steps = round(config.refractory / config.dt)
+    return LIFParams(tau, bias, config.v_rest, config.v_reset, config.v_th, steps, float(config.dt))
+
+
+def lif_init_state(
+    params: LIFParams, n_neurons: int, batch: int, *, device: torch.device, dtype: torch.dtype
+) -> LIFState:
+    """Membrane at ``v_rest``, no refractoriness, no spikes; ``(batch, N)`` tensors, neuron-major."""
+    zeros = neuron_major_zeros(n_neurons, batch, device=device, dtype=dtype)
+    return LIFState(zeros + params.v_rest, zeros.clone(), zeros.clone())
+
+
+class MembraneParams(Protocol):
+    """What :func:`integrate_and_fire` reads from a params container (LIF and ALIF params have it)."""
+
+    @property
+    def tau_mem(self) -> Tensor: ...
+    @property
+    def bias(self) -> Tensor: ...
+    @property
+    def v_rest(self) -> float: ...
+    @property
+    def v_reset(self) -> float: ...
+    @property
+    def refractory_steps(self) -> int: ...
+    @property
+    def dt(self) -> float: ...
+
+
+def integrate_and_fire(
+    state_v: Tensor,
+    state_refractory: Tensor,
+    drive: Tensor,
+    params: MembraneParams,
+    threshold: float | Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The LIF membrane update against ``threshold``; returns ``(v, refractory, spikes as bool)``.
+
+    For a neuron that is not refractory: ``v ← v + (dt/τ_m)(−(v − v_rest) + drive + b)``; it spikes if
+    then ``v ≥ threshold``, is reset to ``v_reset`` and stays clamped there ``refractory_steps`` steps
+    (its input ignored). Shared by :func:`lif_step` and the adaptive model (:mod:`.alif`).
+    """
+    active = state_refractory <= 0
+    v_int = state_v + (params.dt / params.tau_mem) * (params.v_rest - state_v + drive + params.bias)
+    v = torch.where(active, v_int, torch.full_like(v_int, params.v_reset))
+    spikes = active & (v >= threshold)
+    v = torch.where(spikes, torch.full_like(v, params.v_reset), v)
+    refractory = torch.where(
+        spikes,
+        torch.full_like(state_refractory, params.refractory_steps),
+        (state_refractory - 1).clamp_min(0),
+    )
+    return v, refractory, spikes
+
+
+def lif_step(state: LIFState, drive: Tensor, params: LIFParams) -> tuple[Tensor, LIFState]:
+    """One Euler step of leaky integrate-and-fire neurons.
+
+    For a neuron that is not refractory: ``v ← v + (dt/τ_m)(−(v − v_rest) + drive + b)``; if then
+    ``v ≥ v_th`` it spikes, ``v ← v_reset`` and it stays clamped at ``v_reset`` for the next
+    ``refractory_steps`` steps (during which its input is ignored).
+
+    Shape:
+        all state tensors and ``drive``: ``(batch, neurons)``. Returns ``(spikes, state)``; ``spikes``
+        (0/1 in the state's dtype) is the activity.
+    """
+    v, refractory, fired = integrate_and_fire(state.v, state.refractory, drive, params, params.v_th)
+    spikes = fired.to(v.dtype)
+    return spikes, LIFState(v, refractory, spikes)
+
+
+def _activity(state: LIFState) -> Tensor:
+    return state.spikes
+
+
+LIF = NeuronModel(
+    name="lif",
+    config_type=LIFConfig,
+    params_type=LIFParams,
+    state_type=LIFState,
+    make_params=lif_params,
+    init_state=lif_init_state,
+    step=lif_step,
+    activity=_activity,
+    neuron_fields=("tau_mem", "bias"),
+    time_constant="tau_mem",
+)
