@@ -5,6 +5,9 @@ BIN    := $(abspath $(VENV))/bin
 STAMP  := $(VENV)/.installed-stamp
 # torch is pinned here (not in pyproject, which keeps torch>=2.4): the local CPU wheel, same pip call.
 TORCH  ?= torch==2.13.0
+# Where torch comes from: auto (CUDA build if nvidia-smi exists or a local wheel is in pip's find-links,
+# else the CPU wheel index), cpu, default (pip's indexes), or an index URL. See scripts/torch_index.sh.
+TORCH_INDEX ?= auto
 export PATH := $(BIN):$(PATH)
 export MPLBACKEND := Agg
 
@@ -12,7 +15,7 @@ export MPLBACKEND := Agg
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install "$(TORCH)" -e ".[dev]"
+	$(BIN)/pip install $$(PYTHON=$(BIN)/python scripts/torch_index.sh $(TORCH_INDEX)) "$(TORCH)" -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
