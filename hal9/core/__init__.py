@@ -33,6 +33,7 @@ from hal9.core.neurons import (
 )
 from hal9.core.rules import adjacency_violation, check_adjacent
 from hal9.core.runner import RunResult, initial_state, run, synaptic_drive
+from hal9.core.sampling import make_generator
 
 __all__ = [
     "ACTIVATIONS",
@@ -71,6 +72,7 @@ __all__ = [
     "layer_name",
     "lif_params",
     "lif_step",
+    "make_generator",
     "neuron_model",
     "neuron_model_names",
     "rate_params",

@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from hal9.core.sampling import make_generator
+from hal9.core import make_generator
 from hal9.selforg._approx import _PAIR_BYTES_FIXED, _PAIR_VALUES, _TILE_PAIRS, _pack, _unpack, approx_topk
 from hal9.selforg.graph import KnnGraph
 from hal9.selforg.kernels import Kernel, check_kernel_output, hal9_kernel

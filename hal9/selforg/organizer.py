@@ -14,7 +14,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
-from hal9.core.config import MIN_NORMAL, check_device
+from hal9.core import MIN_NORMAL, check_device
 from hal9.selforg.discovery import discover
 from hal9.selforg.events import EventKind, EventLog
 from hal9.selforg.graph import KnnGraph

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from hal9.core.sampling import make_generator
+from hal9.core import make_generator
 
 __all__ = ["BASE_FEATURES", "Population", "primordial_population", "validate_population"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from hal9.core.network import Network, csr_matrix
+from hal9.core import Network, csr_matrix
 from hal9.selforg.graph import KnnGraph
 
 __all__ = ["SubstrateConversion", "to_network"]
