@@ -4,6 +4,14 @@ Depends on nothing else in hal9.
 """
 
 from hal9.core.config import MIN_NORMAL, ConnectivityConfig, FrozenConfig, HierarchyConfig, check_device
+from hal9.core.deprecation import (
+    REMOVED_IN,
+    RenamingEnumType,
+    module_aliases,
+    renamed,
+    renamed_value,
+    warn_renamed,
+)
 from hal9.core.layers import LAYER_NAMES, MAX_LAYERS, designed_sizes, layer_name, sizes_for_total
 from hal9.core.modules import HierarchyNetwork, LIFNetwork, RateNetwork
 from hal9.core.network import Network, Projection, build_network, build_projection, csr_matrix
@@ -40,6 +48,7 @@ __all__ = [
     "LAYER_NAMES",
     "MAX_LAYERS",
     "MIN_NORMAL",
+    "REMOVED_IN",
     "ALIFConfig",
     "ALIFParams",
     "ALIFState",
@@ -58,6 +67,7 @@ __all__ = [
     "RateNetwork",
     "RateParams",
     "RateState",
+    "RenamingEnumType",
     "RunResult",
     "adjacency_violation",
     "alif_params",
@@ -73,14 +83,18 @@ __all__ = [
     "lif_params",
     "lif_step",
     "make_generator",
+    "module_aliases",
     "neuron_model",
     "neuron_model_names",
     "rate_params",
     "rate_step",
     "register_neuron_model",
     "registered_neuron_model",
+    "renamed",
+    "renamed_value",
     "run",
     "sizes_for_total",
     "synaptic_drive",
     "unregister_neuron_model",
+    "warn_renamed",
 ]

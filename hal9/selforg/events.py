@@ -9,16 +9,21 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from hal9.core import RenamingEnumType
+
 __all__ = ["Event", "EventKind", "EventLog"]
 
 
-class EventKind(StrEnum):
-    """What happened."""
+class EventKind(StrEnum, metaclass=RenamingEnumType):
+    """What happened. (``HIERARCHY_STABILISED`` / ``"hierarchy_stabilised"`` still resolve, with a
+    ``DeprecationWarning``, until hal9 0.2.0.)"""
+
+    __renamed__ = MappingProxyType({"HIERARCHY_STABILISED": "HIERARCHY_STABILIZED"})
 
     NEURONS_ADDED = "neurons_added"
     DISCOVERY_DONE = "discovery_done"
     LAYER_EMERGED = "layer_emerged"
-    HIERARCHY_STABILISED = "hierarchy_stabilised"
+    HIERARCHY_STABILIZED = "hierarchy_stabilized"
     NEURON_REMOVED = "neuron_removed"
     HEALED = "healed"
 

@@ -236,7 +236,7 @@ class SelfOrganizer:
         conversion = to_network(graph, layering.labels)
         timings["substrate"] = time.perf_counter() - t
         self.events.emit(
-            EventKind.HIERARCHY_STABILISED,
+            EventKind.HIERARCHY_STABILIZED,
             n_layers=layering.n_layers,
             modularity=layering.modularity,
             pm1_violation=layering.adjacency_violation,
@@ -275,7 +275,7 @@ class SelfOrganizer:
         layering, ari, ari_same_k, k_before = self._relayer(graph, merged, self.layering_.labels, kept)
         self._update(merged, graph, layering)
         self.events.emit(
-            EventKind.HIERARCHY_STABILISED, n_layers=layering.n_layers, ari=ari, ari_same_k=ari_same_k
+            EventKind.HIERARCHY_STABILIZED, n_layers=layering.n_layers, ari=ari, ari_same_k=ari_same_k
         )
         return StabilityResult(None, layering, ari, 0, ari_same_k, k_before, added=count)
 
@@ -304,7 +304,7 @@ class SelfOrganizer:
         layering, ari, ari_same_k, k_before = self._relayer(heal.graph, survivors, heal.labels, kept)
         self._update(survivors, heal.graph, layering)
         self.events.emit(
-            EventKind.HIERARCHY_STABILISED, n_layers=layering.n_layers, ari=ari, ari_same_k=ari_same_k
+            EventKind.HIERARCHY_STABILIZED, n_layers=layering.n_layers, ari=ari, ari_same_k=ari_same_k
         )
         return StabilityResult(heal, layering, ari, count, ari_same_k, k_before)
 

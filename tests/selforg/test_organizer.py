@@ -25,7 +25,7 @@ def test_pipeline_results_and_events(fitted: SelfOrganizer) -> None:
     kinds = [e.kind for e in org.events.events]
     assert kinds[:2] == [EventKind.NEURONS_ADDED, EventKind.DISCOVERY_DONE]
     assert kinds.count(EventKind.LAYER_EMERGED) == lay.n_layers
-    assert kinds[-1] == EventKind.HIERARCHY_STABILISED
+    assert kinds[-1] == EventKind.HIERARCHY_STABILIZED
     assert org.events.events[1].data["edges"] == 1500 * 10
     s = org.summary()
     assert s["n_layers"] == lay.n_layers and "rewired/modularity" in s["null"]
@@ -128,7 +128,7 @@ def test_stability_separates_a_new_k_from_moved_layers() -> None:
     assert st.ari_same_k == pytest.approx(want, abs=1e-12)
     assert st.ari == pytest.approx(adjusted_rand_score(st.heal.labels.numpy(), st.layering.labels.numpy()))
     assert st.ari_same_k > st.ari
-    last = [e for e in org.events.events if e.kind == EventKind.HIERARCHY_STABILISED][-1]
+    last = [e for e in org.events.events if e.kind == EventKind.HIERARCHY_STABILIZED][-1]
     assert last.data["ari_same_k"] == st.ari_same_k
 
 
