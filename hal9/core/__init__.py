@@ -3,7 +3,14 @@
 Depends on nothing else in hal9.
 """
 
-from hal9.core.config import MIN_NORMAL, ConnectivityConfig, FrozenConfig, HierarchyConfig, check_device
+from hal9.core.config import (
+    MIN_NORMAL,
+    ConnectivityConfig,
+    FrozenConfig,
+    HierarchyConfig,
+    check_device,
+    resolve_device,
+)
 from hal9.core.deprecation import (
     REMOVED_IN,
     RenamingEnumType,
@@ -92,6 +99,7 @@ __all__ = [
     "registered_neuron_model",
     "renamed",
     "renamed_value",
+    "resolve_device",
     "run",
     "sizes_for_total",
     "synaptic_drive",

@@ -11,6 +11,7 @@ import math
 import sys
 from typing import Literal
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hal9.core.layers import MAX_LAYERS, designed_sizes
@@ -22,6 +23,7 @@ __all__ = [
     "HierarchyConfig",
     "check_device",
     "positive_times",
+    "resolve_device",
 ]
 
 #: Smallest positive *normal* float64 (2.2250738585072014e-308). Fields that something divides by use
@@ -30,21 +32,41 @@ __all__ = [
 MIN_NORMAL: float = sys.float_info.min
 
 
-def check_device(v: str) -> str:
-    """Validate a device string for a config field: ``'cpu'`` or ``'cuda[:i]'``, CUDA only if available.
+def resolve_device(device: object, *, name: str = "device") -> torch.device:
+    """The ``torch.device`` of ``device`` (``None``: CPU), refused in one line unless hal9 can use it.
 
-    Returns ``v`` unchanged; raises ``ValueError`` (which pydantic reports under the field's name).
+    Accepts ``None``, a string or a ``torch.device`` of type ``cpu``, or ``cuda``/``cuda:i`` when that CUDA
+    device exists. Raises ``ValueError`` naming ``name``: the same message for every entry point
+    (``build_network``, the params builders, configs, every CLI subcommand).
     """
-    import torch
-
+    if device is None:
+        return torch.device("cpu")
+    if not isinstance(device, str | torch.device):
+        raise ValueError(f"{name} must be 'cpu' or 'cuda[:i]', got {device!r}")
     try:
-        dev = torch.device(v)
-    except RuntimeError as exc:
-        raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {v!r}") from exc
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {v!r}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {v!r} requested but no CUDA device is available")
+        dev = torch.device(device)
+    except RuntimeError:
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name} must be 'cpu' or 'cuda[:i]', got {str(device)!r}")
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{name} {str(device)!r} requested but no CUDA device is available")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(
+                f"{name} {str(device)!r} requested but only {count} CUDA device(s) are available "
+                f"(cuda:0..cuda:{count - 1})"
+            )
+    return dev
+
+
+def check_device(v: str) -> str:
+    """Validate a device string for a config field (see :func:`resolve_device`); returns ``v`` unchanged.
+
+    Raises ``ValueError``, which pydantic reports under the field's name.
+    """
+    resolve_device(v)
     return v
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from hal9.core.config import ConnectivityConfig, HierarchyConfig
+from hal9.core.config import ConnectivityConfig, HierarchyConfig, resolve_device
 from hal9.core.rules import check_adjacent
 from hal9.core.sampling import make_generator, sample_distinct
 
@@ -220,7 +220,7 @@ def build_network(
     if not dtype.is_floating_point:
         raise ValueError(f"dtype must be floating point, got {dtype}")
     gen = make_generator(seed, generator, device)
-    dev = gen.device if device is None else torch.device(device)
+    dev = gen.device if device is None else resolve_device(device)
     if gen.device.type != dev.type:
         raise ValueError(f"generator is on {gen.device} but device={dev}")
     sizes = config.layer_sizes()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from hal9.core.config import resolve_device
+
 __all__ = ["make_generator", "sample_distinct"]
 
 # Rows × source-size budget of the dense random-key path (elements per chunk).
@@ -24,8 +26,7 @@ def make_generator(
         if seed is not None:
             raise ValueError("give either seed or generator, not both")
         return generator
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-    g = torch.Generator(device=dev)
+    g = torch.Generator(device=resolve_device(device))
     g.manual_seed(0 if seed is None else int(seed))
     return g
 

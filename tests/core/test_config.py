@@ -57,3 +57,46 @@ def test_configs_are_frozen_and_dump() -> None:
     dumped = cfg.model_dump()
     assert dumped["connectivity"]["fan_in_within"] == 16
     assert HierarchyConfig.model_validate(dumped) == cfg
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("tpu", r"device must be 'cpu' or 'cuda\[:i\]', got 'tpu'"),
+        ("bogus", r"device must be 'cpu' or 'cuda\[:i\]', got 'bogus'"),
+        (3, r"device must be 'cpu' or 'cuda\[:i\]', got 3"),
+    ],
+)
+def test_bad_device_gives_one_message_everywhere(device: object, message: str) -> None:
+    from hal9.core import (
+        HierarchyNetwork,
+        RateConfig,
+        build_network,
+        check_device,
+        rate_params,
+        resolve_device,
+    )
+
+    cfg = HierarchyConfig(base_size=50, n_layers=2)
+    for call in (
+        lambda: resolve_device(device),
+        lambda: check_device(device),  # type: ignore[arg-type]
+        lambda: build_network(cfg, device=device),  # type: ignore[arg-type]
+        lambda: rate_params(RateConfig(), (3, 2), device=device),  # type: ignore[arg-type]
+        lambda: HierarchyNetwork(cfg, device=device),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_cuda_device_beyond_the_machine_is_refused() -> None:
+    import torch
+
+    from hal9.core import resolve_device
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    wanted = f"cuda:{count}"  # one past the last device (cuda:0 on a machine without CUDA)
+    expected = "no CUDA device is available" if count == 0 else f"only {count} CUDA device"
+    with pytest.raises(ValueError, match=expected):
+        resolve_device(wanted)
+    assert resolve_device(None) == torch.device("cpu") and resolve_device("cpu").type == "cpu"

@@ -18,6 +18,8 @@ import torch
 from pydantic import BaseModel
 from torch import Tensor
 
+from hal9.core.config import resolve_device
+
 __all__ = [
     "NeuronModel",
     "neuron_major_zeros",
@@ -156,7 +158,7 @@ def per_neuron(
     vals = value if isinstance(value, tuple) else (value,) * len(sizes)
     if len(vals) != len(sizes):
         raise ValueError(f"{field} has {len(vals)} per-layer values but the network has {len(sizes)} layers")
-    dev = torch.device(device) if device is not None else torch.device("cpu")
+    dev = resolve_device(device)
     per_layer = torch.tensor(vals, device=dev, dtype=dtype)
     return per_layer.repeat_interleave(torch.tensor(sizes, device=dev))
 
