@@ -21,7 +21,15 @@ from hal9.core.deprecation import (
 )
 from hal9.core.layers import LAYER_NAMES, MAX_LAYERS, designed_sizes, layer_name, sizes_for_total
 from hal9.core.modules import HierarchyNetwork, LIFNetwork, RateNetwork
-from hal9.core.network import Network, Projection, build_network, build_projection, csr_matrix
+from hal9.core.network import (
+    Network,
+    Projection,
+    build_network,
+    build_projection,
+    check_build_fits,
+    csr_matrix,
+    expected_synapses,
+)
 from hal9.core.neurons import (
     ACTIVATIONS,
     ALIFConfig,
@@ -82,9 +90,11 @@ __all__ = [
     "build_network",
     "build_projection",
     "check_adjacent",
+    "check_build_fits",
     "check_device",
     "csr_matrix",
     "designed_sizes",
+    "expected_synapses",
     "initial_state",
     "layer_name",
     "lif_params",

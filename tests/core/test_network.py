@@ -186,3 +186,43 @@ def test_csr_indices_are_int32_when_they_fit() -> None:
     assert net.weight.col_indices().dtype == torch.int32
     tgt, src, _ = net.edges()
     assert tgt.dtype == src.dtype == torch.int64
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    base=st.integers(5, 300),
+    k=st.integers(1, 9),
+    within=st.integers(0, 12),
+    up=st.integers(0, 12),
+    down=st.integers(0, 6),
+    feedback=st.booleans(),
+)
+def test_expected_synapses_is_what_the_build_draws(
+    base: int, k: int, within: int, up: int, down: int, feedback: bool
+) -> None:
+    from hal9.core import expected_synapses
+
+    conn = ConnectivityConfig(
+        fan_in_within=within, fan_in_up=up, fan_in_down=down, feedback=feedback, fan_in_policy="clip"
+    )
+    cfg = HierarchyConfig(base_size=base, n_layers=k, connectivity=conn)
+    assert expected_synapses(cfg) == build_network(cfg, seed=0).n_synapses
+
+
+def test_a_network_that_cannot_fit_is_refused_before_anything_is_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hal9.core.network as network
+
+    cfg = HierarchyConfig(base_size=1000, n_layers=3)
+    need = network.check_build_fits(cfg, torch.device("cpu"), torch.float32)
+    assert need == network.expected_synapses(cfg) * 40 + sum(cfg.layer_sizes()) * 24
+    monkeypatch.setattr(network, "available_memory", lambda device: need - 1)
+    with pytest.raises(
+        ValueError, match=r"needs about 0\.0 GiB \(1,503 neurons, 32,096 synapses\) but cpu has 0\.0 GiB"
+    ):
+        build_network(cfg, seed=0)
+    monkeypatch.setattr(network, "available_memory", lambda device: need)
+    assert build_network(cfg, seed=0).n_synapses == 32_096
+    with pytest.raises(ValueError, match="fan_in_within=16 exceeds the size of source layer L3"):
+        network.expected_synapses(HierarchyConfig(sizes=(40, 20, 10), n_layers=3))
