@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from hal9.core.network import Network
+from hal9.core.network import Network, available_memory
 from hal9.core.neurons import NeuronModel, neuron_model, neuron_model_names
 
 __all__ = ["RunResult", "initial_state", "run", "synaptic_drive"]
@@ -136,6 +136,19 @@ def _validate(
     return model, steps, batch
 
 
+def _check_recordings_fit(n_rec: int, batch: int, network: Network, record: Sequence[int]) -> None:
+    """Refuse recordings that cannot fit in the device's free memory, before the run starts."""
+    itemsize = torch.empty((), dtype=network.dtype).element_size()
+    need = n_rec * batch * (sum(network.sizes[k] for k in record) + network.n_layers) * itemsize
+    free = available_memory(network.device)
+    if free is not None and need > free:
+        raise ValueError(
+            f"the recordings need {need / 2**30:.1f} GiB ({n_rec:,} records x batch {batch} x "
+            f"{sum(network.sizes[k] for k in record):,} recorded neurons) but {network.device} has "
+            f"{free / 2**30:.1f} GiB available; record fewer layers or raise every"
+        )
+
+
 def run(
     network: Network,
     params: Params,
@@ -194,6 +207,7 @@ def run(
     if compile:
         step = torch.compile(step, dynamic=False)
     n_rec = steps // every
+    _check_recordings_fit(n_rec, batch, network, record)
     slices = {k: network.layer_slice(k) for k in range(network.n_layers)}
     recordings = {k: torch.empty((n_rec, batch, network.sizes[k]), device=dev, dtype=dtype) for k in record}
     layer_means = torch.empty((n_rec, batch, network.n_layers), device=dev, dtype=dtype)

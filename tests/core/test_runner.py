@@ -191,3 +191,15 @@ def test_any_designed_hierarchy_runs(base: int, k: int, ratio: float, batch: int
     assert res.recordings[k - 1].shape == (3, batch, net.sizes[-1])
     assert bool(torch.isfinite(res.final_state.x).all())
     assert bool((res.final_state.x.abs() <= 1).all())  # tanh rates from 0 stay in [−1, 1]
+
+
+def test_recordings_that_cannot_fit_are_refused_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hal9.core.runner as runner
+
+    net = _net()
+    # 12 records x batch 3 x (60 + 8 recorded + 4 layer means) x 4 bytes = 10,368 bytes
+    monkeypatch.setattr(runner, "available_memory", lambda device: 10_367)
+    with pytest.raises(ValueError, match=r"recordings need 0\.0 GiB \(12 records x batch 3 x 68 recorded"):
+        run(net, rate_params(RateConfig(), net.sizes), _inputs(), record=[0, 3])
+    monkeypatch.setattr(runner, "available_memory", lambda device: 10_368)
+    assert run(net, rate_params(RateConfig(), net.sizes), _inputs(), record=[0, 3]).steps == 12
