@@ -4,12 +4,15 @@ import pytest
 import torch
 
 from hal9.core import (
+    ALIFConfig,
     ConnectivityConfig,
     HierarchyConfig,
+    HierarchyNetwork,
     LIFConfig,
     RateConfig,
     RateNetwork,
     adjacency_violation,
+    alif_params,
     build_network,
     lif_params,
     rate_params,
@@ -31,7 +34,7 @@ def test_build_on_cuda_is_seeded_and_valid() -> None:
     assert adjacency_violation(a.weight, a.labels) == 0.0
 
 
-@pytest.mark.parametrize("model", ["rate", "lif"])
+@pytest.mark.parametrize("model", ["rate", "lif", "alif"])
 def test_cuda_run_matches_cpu(model: str) -> None:
     cpu = build_network(CFG, seed=0, dtype=torch.float64)
     gpu = cpu.to("cuda")
@@ -41,9 +44,12 @@ def test_cuda_run_matches_cpu(model: str) -> None:
             rate_params(RateConfig(tau=3.0), cpu.sizes, device=d, dtype=torch.float64)
             for d in ("cpu", "cuda")
         )
-    else:
+    elif model == "lif":
         cfg = LIFConfig(tau_mem=3.0, v_th=0.5)
         pc, pg = (lif_params(cfg, cpu.sizes, device=d, dtype=torch.float64) for d in ("cpu", "cuda"))
+    else:
+        acfg = ALIFConfig(tau_mem=3.0, v_th=0.5, beta=0.2, tau_adapt=20.0)
+        pc, pg = (alif_params(acfg, cpu.sizes, device=d, dtype=torch.float64) for d in ("cpu", "cuda"))
     rc = run(cpu, pc, x, record=[0, 8])
     rg = run(gpu, pg, x.cuda(), record=[0, 8])
     for k in (0, 8):
@@ -64,3 +70,14 @@ def test_cuda_input_on_wrong_device_rejected() -> None:
     net = build_network(CFG, seed=0, device="cuda")
     with pytest.raises(ValueError, match="inputs is on cpu"):
         run(net, rate_params(RateConfig(), net.sizes, device="cuda"), torch.zeros(2, 1, net.sizes[0]))
+
+
+def test_generic_module_runs_alif_on_cuda_and_resets_in_place() -> None:
+    m = HierarchyNetwork(CFG, ALIFConfig(v_th=0.5), seed=0, device="cuda")
+    ptr = m.weight_values.data_ptr()
+    out = m(torch.rand((5, 2, m.sizes[0]), device="cuda") * 3, record=[0])
+    assert out.recordings[0].device.type == "cuda" and float(out.recordings[0].sum()) > 0
+    m.reset_parameters(seed=1)
+    assert m.weight_values.data_ptr() == ptr
+    fresh = HierarchyNetwork(CFG, ALIFConfig(v_th=0.5), seed=1, device="cuda")
+    assert torch.equal(m.weight_values, fresh.weight_values)
