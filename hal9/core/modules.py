@@ -51,9 +51,10 @@ class HierarchyNetwork(nn.Module):
     time_constant : Tensor
         ``(N,)`` buffer: the model's main time constant (``tau`` or ``tau_mem``), per neuron.
 
-    Shape:
-        * Input: ``(T, batch, n_1)``
-        * Output: :class:`~hal9.core.RunResult` (``final_state`` tensors ``(batch, N)``)
+    Shape
+    -----
+    * Input: ``(T, batch, n_1)``
+    * Output: :class:`~hal9.core.RunResult` (``final_state`` tensors ``(batch, N)``)
 
     Examples
     --------
@@ -173,9 +174,10 @@ class RateNetwork(HierarchyNetwork):
 
     ``τ_i dx_i/dt = −x_i + f(Σ_j W_ij x_j + b_i + I_i)``; gradients flow through the CSR weight values.
 
-    Shape:
-        * Input: ``(T, batch, n_1)``
-        * Output: :class:`~hal9.core.RunResult` with ``final_state.x`` of shape ``(batch, N)``
+    Shape
+    -----
+    * Input: ``(T, batch, n_1)``
+    * Output: :class:`~hal9.core.RunResult` with ``final_state.x`` of shape ``(batch, N)``
 
     Examples
     --------
@@ -192,9 +194,10 @@ class RateNetwork(HierarchyNetwork):
 class LIFNetwork(HierarchyNetwork):
     """:class:`HierarchyNetwork` of leaky integrate-and-fire neurons (default :class:`~hal9.core.LIFConfig`).
 
-    Shape:
-        * Input: ``(T, batch, n_1)``
-        * Output: :class:`~hal9.core.RunResult`; recordings hold spikes (0/1)
+    Shape
+    -----
+    * Input: ``(T, batch, n_1)``
+    * Output: :class:`~hal9.core.RunResult`; recordings hold spikes (0/1)
     """
 
     neuron_type = LIFConfig

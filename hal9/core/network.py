@@ -102,9 +102,10 @@ class Network:
     ``weight[i, j]`` is the synapse from neuron ``j`` onto neuron ``i``; neurons are numbered layer by
     layer (L1 first). Only entries with ``|label_i − label_j| ≤ 1`` exist.
 
-    Shape:
-        * ``weight``: ``(N, N)`` sparse CSR, ``nnz = Σ_i F_i``
-        * ``labels``: ``(N,)`` int64 layer index per neuron
+    Shape
+    -----
+    * ``weight``: ``(N, N)`` sparse CSR, ``nnz = Σ_i F_i``
+    * ``labels``: ``(N,)`` int64 layer index per neuron
     """
 
     sizes: tuple[int, ...]

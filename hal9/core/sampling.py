@@ -36,8 +36,9 @@ def sample_distinct(n_rows: int, n_src: int, k: int, generator: torch.Generator)
 
     Every row is an independent uniform draw over the ``C(n_src, k)`` subsets.
 
-    Shape:
-        Output: ``(n_rows, k)`` int64 on ``generator.device``, each row strictly increasing.
+    Shape
+    -----
+    Output: ``(n_rows, k)`` int64 on ``generator.device``, each row strictly increasing.
 
     Notes
     -----

@@ -143,7 +143,9 @@ def _score(
     ``many_repeats=True``: mask repeats in every row first (one sort of ``cand`` per row).
     ``feats``: the candidates' features ``(R, m, F)`` when the caller has them (else gathered from ``x``).
 
-    Shape: ``rows (R,)``, ``cand (R, m)`` → keys ``(R, k)``, each row sorted in decreasing order, ``-1``
+    Shape
+    -----
+    ``rows (R,)``, ``cand (R, m)`` → keys ``(R, k)``, each row sorted in decreasing order, ``-1``
     where a row has fewer than ``k`` distinct candidates. ``O(R·m·(F + log k))`` (fast path) or
     ``O(R·m·(F + log m))``; one kernel call on ``(R, 1, F) × (R, m, F)``.
     """

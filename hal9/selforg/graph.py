@@ -15,11 +15,12 @@ __all__ = ["KnnGraph"]
 class KnnGraph:
     """Each neuron's ``k`` most compatible partners: a directed top-k graph in ``O(N·k)`` memory.
 
-    Shape:
-        * ``neighbors``: ``(N, k)`` int64, partner indices, ``-1`` where a row has fewer than ``k`` partners;
-          a neuron is never its own partner.
-        * ``weights``: ``(N, k)`` floating, compatibility in ``[0, 1]`` (0 where ``neighbors`` is ``-1``),
-          each row sorted in decreasing order.
+    Shape
+    -----
+    * ``neighbors``: ``(N, k)`` int64, partner indices, ``-1`` where a row has fewer than ``k`` partners;
+      a neuron is never its own partner.
+    * ``weights``: ``(N, k)`` floating, compatibility in ``[0, 1]`` (0 where ``neighbors`` is ``-1``),
+      each row sorted in decreasing order.
     """
 
     neighbors: Tensor

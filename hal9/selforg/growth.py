@@ -29,9 +29,10 @@ def extend_graph(
     :func:`~hal9.selforg.discovery.discover`: weight descending, then lower index). If ``graph`` is the
     exact discovery graph of the old neurons, the result equals exact discovery on all ``N + M``.
 
-    Shape:
-        ``old_features``: ``(N, F)``; ``new_features``: ``(M, F)``; returns a graph of ``N + M`` neurons
-        (new neurons are numbered ``N .. N + M − 1``).
+    Shape
+    -----
+    ``old_features``: ``(N, F)``; ``new_features``: ``(M, F)``; returns a graph of ``N + M`` neurons
+    (new neurons are numbered ``N .. N + M − 1``).
 
     Notes
     -----

@@ -38,9 +38,10 @@ def hal9_kernel(a: Tensor, b: Tensor) -> Tensor:
     Neurons of similar speed and *complementary* (moderately different) complexity are most compatible.
     Negative energies give ``sqrt`` of a negative product; it is taken as 0 (no energy bonus).
 
-    Shape:
-        * ``a``: ``(..., B, F)``, ``b``: ``(..., C, F)`` with ``F ≥ 3`` (extra columns are ignored).
-        * Output: ``(..., B, C)`` in ``[0, 1]``, dtype of ``a``.
+    Shape
+    -----
+    * ``a``: ``(..., B, F)``, ``b``: ``(..., C, F)`` with ``F ≥ 3`` (extra columns are ignored).
+    * Output: ``(..., B, C)`` in ``[0, 1]``, dtype of ``a``.
 
     Notes
     -----

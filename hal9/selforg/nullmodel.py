@@ -100,8 +100,9 @@ def permute_features(features: Tensor, seed: int = 0, *, columns: bool = False) 
     a graph from row-shuffled features gives a relabelled copy of the same graph, so the rediscovery null
     of :func:`null_comparison` shuffles columns.
 
-    Shape:
-        ``(N, F)`` → ``(N, F)``.
+    Shape
+    -----
+    ``(N, F)`` → ``(N, F)``.
     """
     if features.ndim != 2:
         raise ValueError(f"features must be (N, F), got {tuple(features.shape)}")

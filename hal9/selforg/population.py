@@ -22,11 +22,12 @@ FeatureSampler = Callable[[int, torch.Generator], Tensor]
 class Population:
     """``N`` undifferentiated neurons, one row of ``F`` intrinsic features each.
 
-    Shape:
-        * ``features``: ``(N, F)`` floating; column ``f`` is named ``feature_names[f]``.
-        * ``feature_names``: ``F`` distinct names. :func:`primordial_population` puts ``speed``,
-          ``complexity`` and ``energy`` in columns 0, 1, 2 (the columns
-          :func:`~hal9.selforg.kernels.hal9_kernel` reads).
+    Shape
+    -----
+    * ``features``: ``(N, F)`` floating; column ``f`` is named ``feature_names[f]``.
+    * ``feature_names``: ``F`` distinct names. :func:`primordial_population` puts ``speed``,
+      ``complexity`` and ``energy`` in columns 0, 1, 2 (the columns
+      :func:`~hal9.selforg.kernels.hal9_kernel` reads).
 
     Construction checks the structure only (2-D, one distinct name per column, ``N ≥ 2``); use
     :func:`validate_population` to also reject non-finite values (an ``O(N·F)`` pass).
@@ -138,8 +139,9 @@ def primordial_population(
     Population
         ``features`` columns ``("speed", "complexity", "energy", *extra_features)``.
 
-    Shape:
-        Output ``features``: ``(n, 3 + len(extra_features))``.
+    Shape
+    -----
+    Output ``features``: ``(n, 3 + len(extra_features))``.
 
     Notes
     -----

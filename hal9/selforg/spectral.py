@@ -20,9 +20,10 @@ def kmeans(
 ) -> tuple[Tensor, Tensor, float]:
     """Lloyd's k-means with k-means++ seeding (Arthur & Vassilvitskii 2007); best of ``n_init`` restarts.
 
-    Shape:
-        ``x`` ``(N, d)`` → labels ``(N,)`` int64, centres ``(k, d)``; also returns the inertia
-        ``Σ_i ‖x_i − c_{ℓ_i}‖²``.
+    Shape
+    -----
+    ``x`` ``(N, d)`` → labels ``(N,)`` int64, centres ``(k, d)``; also returns the inertia
+    ``Σ_i ‖x_i − c_{ℓ_i}‖²``.
 
     Notes
     -----

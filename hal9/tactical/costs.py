@@ -37,11 +37,12 @@ def duration_matrix(
 ) -> Tensor:
     """Expected durations ``d`` (see module docstring).
 
-    Shape:
-        * ``work`` ``(K,)``, ``required`` ``(K, D)``, ``speed`` ``(U,)``, ``capability`` ``(U, D)``
-          (``D`` may be 0: no capability model).
-        * Output ``(K, U)`` — or ``(U, K)`` with ``unit_major=True`` (the layout the auction reads fastest
-          when units are the smaller side) — same dtype and device as ``work``.
+    Shape
+    -----
+    * ``work`` ``(K,)``, ``required`` ``(K, D)``, ``speed`` ``(U,)``, ``capability`` ``(U, D)``
+      (``D`` may be 0: no capability model).
+    * Output ``(K, U)`` — or ``(U, K)`` with ``unit_major=True`` (the layout the auction reads fastest
+      when units are the smaller side) — same dtype and device as ``work``.
     """
     if unit_major:
         d = work[None, :] / speed[:, None]
@@ -64,7 +65,9 @@ def fits_matrix(
 ) -> Tensor:
     """``fits[i, j]``: task ``i``'s demand fits unit ``j``'s free capacity on every resource (``j`` is up).
 
-    Shape: ``demand`` ``(K, R)``, ``free`` ``(U, R)``, ``alive`` ``(U,)`` bool; output ``(K, U)`` bool
+    Shape
+    -----
+    ``demand`` ``(K, R)``, ``free`` ``(U, R)``, ``alive`` ``(U,)`` bool; output ``(K, U)`` bool
     (``(U, K)`` with ``unit_major=True``). A relative slack of 1e-9 absorbs rounding in the free-capacity
     bookkeeping.
     """
@@ -97,7 +100,9 @@ def cost_matrix(
 ) -> Tensor:
     """Assignment costs from durations (see module docstring); ``+inf`` where ``fits`` is false.
 
-    Shape: ``duration`` ``(K, U)``, ``priority`` ``(K,)``, ``fits`` ``(K, U)``, ``slack`` ``(K,)`` time to
+    Shape
+    -----
+    ``duration`` ``(K, U)``, ``priority`` ``(K,)``, ``fits`` ``(K, U)``, ``slack`` ``(K,)`` time to
     deadline (``+inf`` without one) or ``None``. Output ``(K, U)``; with ``unit_major=True`` the matrices
     are ``(U, K)`` and so is the output.
     """

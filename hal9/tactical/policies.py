@@ -39,7 +39,9 @@ AUTO_AUCTION_MIN_ENTRIES = 1_000_000
 class RoundProblem:
     """One round's inputs (NumPy, float64); ``free`` is updated in place as tasks are placed.
 
-    Shape: ``work``/``priority``/``slack`` ``(K,)`` (``slack`` = deadline − now, ``+inf`` without one),
+    Shape
+    -----
+    ``work``/``priority``/``slack`` ``(K,)`` (``slack`` = deadline − now, ``+inf`` without one),
     ``required`` ``(K, D)``, ``demand`` ``(K, R)``; ``speed`` ``(U,)``, ``capability`` ``(U, D)``,
     ``free`` ``(U, R)``, ``alive`` ``(U,)`` bool. Rows are in the policy's preference order.
     """

@@ -75,7 +75,9 @@ def _union_busy(unit: NDArray, start: NDArray, end: NDArray, n_units: int) -> ND
 class SimulationResult:
     """Snapshot of a :class:`~hal9.tactical.simulation.TacticalSimulation`.
 
-    Shape: task arrays ``(n_tasks,)`` in submission order (``state`` of :class:`TaskState`, ``reason`` codes,
+    Shape
+    -----
+    task arrays ``(n_tasks,)`` in submission order (``state`` of :class:`TaskState`, ``reason`` codes,
     ``end`` time of becoming terminal); attempt arrays ``(n_attempts,)`` (``attempt_outcome``: 0 running,
     1 completed, 2 lost, 3 preempted); ``metrics`` a flat ``dict[str, float]``.
     """

@@ -34,7 +34,9 @@ class TaskState(IntEnum):
 class UnitTable:
     """The L3 units as arrays.
 
-    Shape: ``capability`` ``(U, D)``, ``speed`` ``(U,)``, ``capacity``/``free`` ``(U, R)`` (``R = 1``,
+    Shape
+    -----
+    ``capability`` ``(U, D)``, ``speed`` ``(U,)``, ``capacity``/``free`` ``(U, R)`` (``R = 1``,
     an implicit slot per unit, when the units declare no capacity), ``alive``/``known_alive`` ``(U,)``
     (actual state, and what L4 believes), ``epoch`` ``(U,)`` crash counter.
     """

@@ -64,7 +64,9 @@ def units_from_layer(
     * ``capacity`` = ``(m / neurons_per_slot, Σ energy / neurons_per_slot)`` — task slots and an energy
       budget (just ``(m / neurons_per_slot,)`` when ``energy_column`` is ``None``).
 
-    Shape: ``features`` ``(N, F)`` floating, ``labels`` ``(N,)`` integer. Units are named ``"L3u{k}"`` and
+    Shape
+    -----
+    ``features`` ``(N, F)`` floating, ``labels`` ``(N,)`` integer. Units are named ``"L3u{k}"`` and
     ordered by their speed centre.
 
     Raises ``ValueError`` for mismatched shapes, a layer with fewer neurons than ``n_units``, or

@@ -52,9 +52,10 @@ class ALIFConfig(LIFConfig):
 class ALIFParams(NamedTuple):
     """Parameters of adaptive LIF neurons.
 
-    Shape:
-        ``tau_mem``, ``bias``, ``tau_adapt``: ``(neurons,)``.
-        ``refractory_steps`` = ``round(refractory / dt)``.
+    Shape
+    -----
+    ``tau_mem``, ``bias``, ``tau_adapt``: ``(neurons,)``.
+    ``refractory_steps`` = ``round(refractory / dt)``.
     """
 
     tau_mem: Tensor
@@ -117,8 +118,9 @@ def alif_step(state: ALIFState, drive: Tensor, params: ALIFParams) -> tuple[Tens
     ``A = v_th + β a`` (from the adaptation before the step); the membrane is updated as in
     :func:`~hal9.core.lif_step` and spikes where ``v ≥ A``; then ``a ← exp(−dt/τ_a) · a + s``.
 
-    Shape:
-        all state tensors and ``drive``: ``(batch, neurons)``. Returns ``(spikes, state)``.
+    Shape
+    -----
+    all state tensors and ``drive``: ``(batch, neurons)``. Returns ``(spikes, state)``.
     """
     threshold = params.v_th + params.beta * state.adaptation
     v, refractory, fired = integrate_and_fire(state.v, state.refractory, drive, params, threshold)

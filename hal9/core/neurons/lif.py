@@ -50,8 +50,9 @@ class LIFConfig(FrozenConfig):
 class LIFParams(NamedTuple):
     """Parameters of leaky integrate-and-fire neurons.
 
-    Shape:
-        ``tau_mem``, ``bias``: ``(neurons,)``. ``refractory_steps`` = ``round(refractory / dt)``.
+    Shape
+    -----
+    ``tau_mem``, ``bias``: ``(neurons,)``. ``refractory_steps`` = ``round(refractory / dt)``.
     """
 
     tau_mem: Tensor
@@ -143,9 +144,10 @@ def lif_step(state: LIFState, drive: Tensor, params: LIFParams) -> tuple[Tensor,
     ``v ≥ v_th`` it spikes, ``v ← v_reset`` and it stays clamped at ``v_reset`` for the next
     ``refractory_steps`` steps (during which its input is ignored).
 
-    Shape:
-        all state tensors and ``drive``: ``(batch, neurons)``. Returns ``(spikes, state)``; ``spikes``
-        (0/1 in the state's dtype) is the activity.
+    Shape
+    -----
+    all state tensors and ``drive``: ``(batch, neurons)``. Returns ``(spikes, state)``; ``spikes``
+    (0/1 in the state's dtype) is the activity.
     """
     v, refractory, fired = integrate_and_fire(state.v, state.refractory, drive, params, params.v_th)
     spikes = fired.to(v.dtype)

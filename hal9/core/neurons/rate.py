@@ -66,8 +66,9 @@ class RateConfig(FrozenConfig):
 class RateParams(NamedTuple):
     """Parameters of leaky rate neurons.
 
-    Shape:
-        ``tau``, ``bias``: ``(neurons,)``; ``tau`` in the time unit of ``dt``.
+    Shape
+    -----
+    ``tau``, ``bias``: ``(neurons,)``; ``tau`` in the time unit of ``dt``.
     """
 
     tau: Tensor
@@ -107,9 +108,10 @@ def rate_step(state: RateState, drive: Tensor, params: RateParams) -> tuple[Tens
 
     ``x ← x + (dt/τ) · (−x + f(drive + b))``.
 
-    Shape:
-        ``state.x``, ``drive``: ``(batch, neurons)``. Returns ``(x, RateState(x))``: the new rates are the
-        activity.
+    Shape
+    -----
+    ``state.x``, ``drive``: ``(batch, neurons)``. Returns ``(x, RateState(x))``: the new rates are the
+    activity.
     """
     f = ACTIVATIONS[params.activation]
     x = state.x
