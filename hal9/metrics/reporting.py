@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from hal9.core.runner import RunResult
+from hal9.core import RunResult
 from hal9.metrics.compression import BoundaryReport, compression_boundaries
 from hal9.metrics.integration import IntegrationResult, integrated_information_from_data
 from hal9.metrics.lz import lempel_ziv
@@ -82,6 +82,9 @@ class MetricsReport:
                 "pr_efficiency",
                 "mutual_information",
                 "mi_surrogate",
+                "mi_corrected",
+                "mi_null_subtracted",
+                "mi_p_value",
                 "reconstruction_r2",
             ):
                 out[f"{key}.{name}"] = float(getattr(b, name))

@@ -5,6 +5,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from scipy import integrate, special, stats
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold, cross_val_predict
@@ -15,6 +16,7 @@ from hal9.metrics.compression import (
     compression_boundaries,
     compression_efficiency,
     gaussian_mi_between,
+    gaussian_mi_bias,
     participation_ratio,
     reconstruction_r2,
 )
@@ -97,6 +99,76 @@ def test_gaussian_mi_needs_four_samples_per_component() -> None:
         gaussian_mi_between(_randn(40, 2), _randn(41, 2), n_components=1)
     with pytest.raises(ValueError, match="n_components"):
         gaussian_mi_between(_randn(40, 2), _randn(40, 2), n_components=0)
+    with pytest.raises(ValueError, match="bias_corrected must be a bool"):
+        gaussian_mi_between(_randn(40, 2), _randn(40, 2), n_components=1, bias_corrected=1)  # type: ignore[arg-type]
+
+
+def test_gaussian_mi_bias_against_independent_forms() -> None:
+    # d_x = d_y = 1: Î = −½ ln(1 − r²) with r² ~ Beta(½, (ν − 1)/2) under independence (ν = n − 1);
+    # its mean by numerical integration of that density.
+    for n in (5, 12, 200):
+        nu = n - 1
+        beta = stats.beta(0.5, (nu - 1) / 2)
+        mean, _ = integrate.quad(lambda u, b=beta: -0.5 * math.log1p(-u) * b.pdf(u), 0, 1, limit=200)
+        assert gaussian_mi_bias(1, 1, n) == pytest.approx(mean, rel=1e-7)
+    # General d: Wilks' Λ = Π_{i ≤ d_y} B_i, B_i ~ Beta((ν − d_x − i + 1)/2, d_x/2) independent (Anderson,
+    # An Introduction to Multivariate Statistical Analysis, 3rd ed., Thm 8.4.1), and Î = −½ ln Λ.
+    for dx, dy, n in ((2, 3, 10), (3, 2, 10), (10, 10, 200), (1, 7, 30), (4, 4, 9)):
+        nu = n - 1
+        i = np.arange(1, dy + 1)
+        wilks = -0.5 * float(np.sum(special.psi((nu - dx - i + 1) / 2) - special.psi((nu - i + 1) / 2)))
+        assert gaussian_mi_bias(dx, dy, n) == pytest.approx(wilks, rel=1e-10)
+    assert gaussian_mi_bias(3, 5, 40) == gaussian_mi_bias(5, 3, 40)
+    # large n: E[Î] → d_x d_y / (2n) (the χ²(d_x d_y) limit of 2nÎ)
+    assert gaussian_mi_bias(10, 10, 10**6) == pytest.approx(100 / 2e6, rel=2e-4)
+    with pytest.raises(ValueError, match="n_samples must exceed d_x \\+ d_y = 5"):
+        gaussian_mi_bias(2, 3, 5)
+    with pytest.raises(ValueError, match="d_x"):
+        gaussian_mi_bias(0, 3, 50)
+
+
+def _mean_and_se(values: list[float]) -> tuple[float, float]:
+    v = np.asarray(values)
+    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size))
+
+
+def test_bias_corrected_mi_of_independent_layers_averages_zero() -> None:
+    # 400 seeded draws of independent layers, n = 60 samples, top 3 PCs of 8 anisotropic neurons vs 3.
+    # The corrected mean must lie within 4 standard errors of 0 (two-sided z-test at ~6e-5); the plug-in
+    # mean must be off by more than 10 of them, so the test separates the two estimates.
+    g = torch.Generator().manual_seed(40)
+    scale = torch.linspace(0.2, 3.0, 8, dtype=torch.float64)
+    plug, corrected = [], []
+    for _ in range(400):
+        x = torch.randn((60, 8), generator=g, dtype=torch.float64) * scale
+        y = torch.randn((60, 3), generator=g, dtype=torch.float64)
+        plug.append(gaussian_mi_between(x, y, n_components=3))
+        corrected.append(gaussian_mi_between(x, y, n_components=3, bias_corrected=True))
+    mean, se = _mean_and_se(corrected)
+    assert abs(mean) < 4 * se
+    plug_mean, plug_se = _mean_and_se(plug)
+    assert plug_mean > 10 * plug_se
+    assert plug_mean == pytest.approx(gaussian_mi_bias(3, 3, 60), abs=4 * plug_se)
+    assert np.allclose(np.subtract(plug, corrected), gaussian_mi_bias(3, 3, 60), rtol=0, atol=1e-12)
+
+
+def test_bias_corrected_mi_is_unbiased_for_a_known_dependent_pair() -> None:
+    # Canonical correlations (0.8, 0.5, 0): I = −½ Σ ln(1 − ρ²); n = 40 samples, all 3 + 3 dimensions kept
+    # (the PCA is then an invertible rotation, which leaves the MI unchanged), invertible mixing per block.
+    rho = torch.tensor([0.8, 0.5, 0.0], dtype=torch.float64)
+    analytic = float(-0.5 * torch.log1p(-(rho**2)).sum())
+    mix_a, mix_b = _randn(3, 3, seed=41), _randn(3, 3, seed=42)
+    g = torch.Generator().manual_seed(43)
+    plug, corrected = [], []
+    for _ in range(400):
+        a = torch.randn((40, 3), generator=g, dtype=torch.float64)
+        b = rho * a + (1 - rho**2).sqrt() * torch.randn((40, 3), generator=g, dtype=torch.float64)
+        plug.append(gaussian_mi_between(a @ mix_a, b @ mix_b, n_components=3))
+        corrected.append(gaussian_mi_between(a @ mix_a, b @ mix_b, n_components=3, bias_corrected=True))
+    mean, se = _mean_and_se(corrected)
+    assert abs(mean - analytic) < 4 * se
+    plug_mean, plug_se = _mean_and_se(plug)
+    assert plug_mean - analytic > 4 * plug_se  # the plug-in estimate is biased upward here too
 
 
 # --- reconstruction R² ---------------------------------------------------------------------------
@@ -198,6 +270,12 @@ def test_end_to_end_boundaries_on_a_simulated_hierarchy(recordings: dict[int, to
         assert 1.0 - 1e-9 <= r.upper_pr <= r.upper_size + 1e-9
         assert r.reconstruction_r2 <= 1.0 and r.mutual_information >= 0
         assert r.mi_null_bias == pytest.approx(r.mi_components[0] * r.mi_components[1] / 400)
+        bias = gaussian_mi_bias(*r.mi_components, 200)
+        assert r.mi_corrected == pytest.approx(r.mutual_information - bias, abs=1e-12)
+        assert r.mi_null_subtracted == pytest.approx(r.mutual_information - r.mi_surrogate, abs=1e-12)
+        assert r.mi_surrogate_sd >= 0
+        k = r.mi_p_value * 11 - 1  # (1 + #{surrogate ≥ MI}) / (K + 1) with K = 10
+        assert abs(k - round(k)) < 1e-9 and 0 <= round(k) <= 10
     assert reports[0].mi_components == (10, 10) and reports[-1].mi_components == (1, 1)
     assert reports[0].width_efficiency == pytest.approx(compression_efficiency(1260 / 463))
     again = compression_boundaries(recordings, SIZES)
@@ -211,6 +289,29 @@ def test_boundaries_on_a_contiguous_subset_of_layers(recordings: dict[int, torch
     reports = compression_boundaries(sub, SIZES, n_components=5, n_surrogates=0)
     assert [(r.lower, r.upper) for r in reports] == [(3, 4), (4, 5)]
     assert math.isnan(reports[0].mi_surrogate)
+    r = reports[0]
+    assert math.isnan(r.mi_null_subtracted) and math.isnan(r.mi_surrogate_sd) and math.isnan(r.mi_p_value)
+    assert math.isfinite(r.mi_corrected)
+    one = compression_boundaries(sub, SIZES, n_components=5, n_surrogates=1)[0]
+    assert math.isnan(one.mi_surrogate_sd) and one.mi_p_value in (0.5, 1.0)
+
+
+def test_boundary_null_on_synthetic_white_layers() -> None:
+    # L0: white noise; L1 = a linear map of L0 plus noise (dependent); L2: independent white noise.
+    # T = 400 steps × 1 batch element, 5 components per layer.
+    g = torch.Generator().manual_seed(44)
+    l0 = torch.randn((400, 1, 12), generator=g, dtype=torch.float64)
+    l1 = l0 @ torch.randn((12, 6), generator=g, dtype=torch.float64) + torch.randn((400, 1, 6), generator=g)
+    l2 = torch.randn((400, 1, 6), generator=g, dtype=torch.float64)
+    dep, indep = compression_boundaries({0: l0, 1: l1, 2: l2}, (12, 6, 6), n_components=5, n_surrogates=19)
+    assert dep.mi_p_value == pytest.approx(1 / 20)  # no shifted surrogate reaches the aligned MI
+    assert dep.mi_null_subtracted > 10 * dep.mi_surrogate_sd
+    # Independent i.i.d. layers: 2·400·Î ~ χ²(25) under the null, so Î and each surrogate MI have sd
+    # √(2·25)/(2·400) ≈ 0.0088 nats. The corrected value must lie within 5 sd of 0; the null-subtracted one,
+    # a difference of two such terms (sd ≤ 2 sd whatever their correlation), within 10 sd.
+    sd = math.sqrt(2 * 25) / (2 * 400)
+    assert abs(indep.mi_corrected) < 5 * sd and abs(indep.mi_null_subtracted) < 10 * sd
+    assert indep.mutual_information == pytest.approx(indep.mi_corrected + gaussian_mi_bias(5, 5, 400))
 
 
 def test_boundaries_reject_bad_input(recordings: dict[int, torch.Tensor]) -> None:
