@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from hal9.metrics._phi_subsets import interleave, subset_logdets
-from hal9.metrics.partitions import bipartition_masks, n_bipartitions
+from hal9.metrics.partitions import Partition, bipartition_masks, n_bipartitions
 
 LOG_2PIE = math.log(2.0 * math.pi * math.e)
 #: Memory budget of one chunk of batched matrices.
@@ -121,6 +121,77 @@ def measure_values(stats: LinearStats, masks: Tensor, measure: str) -> tuple[Ten
         red = torch.minimum(torch.minimum(i1, i2), torch.minimum(i12, i21))
         return wms + red, K
     raise ValueError(f"measure must be 'wms', 'r' or 'si' here, got {measure!r}")
+
+
+def partition_values(stats: LinearStats, parts: Partition, measure: str) -> tuple[float, float]:
+    """``(Φ(P), K(P))`` (nats) of one partition into any number ``K ≥ 2`` of parts, from explicit sub-blocks.
+
+    With ``Σ_f = Cov(X_t)``, ``Σ_p = Cov(X_{t−1})``, ``C = Cov(X_t, X_{t−1})`` and, for parts ``i, j``,
+    ``ℓ(j | i) = ln det(Σ_f[j, j] − C[j, i] Σ_p[i, i]⁻¹ C[j, i]ᵀ) = ln det Σ(M^j_t | M^i_{t−1})``:
+    ``I(M^i_{t−1}; M^j_t) = ½ (ln det Σ_f[j, j] − ℓ(j | i))`` and
+
+    * ``Φ_WMS(P) = I(X_{t−1}; X_t) − Σ_k I(M^k_{t−1}; M^k_t)`` (Barrett & Seth 2011);
+    * ``SI(P) = ½ (Σ_k ℓ(k | k) − ln det Σ_E)`` (Ay 2015; PhiToolbox ``SI_Gauss.m``);
+    * ``Φ_R(P) = Φ_WMS(P) + (K − 1) min_{i,j} I(M^i_{t−1}; M^j_t)`` over all ``K²`` ordered pairs of parts:
+      the minimum-mutual-information double redundancy, which ``Σ_k I(M^k_{t−1}; M^k_t)`` counts ``K``
+      times and ``I(X_{t−1}; X_t)`` once. For ``K = 2`` this is Mediano, Seth & Barrett's (2019) Φ_R; for
+      ``K > 2`` it is hal9's extension (no published ``K``-part Φ_R);
+    * ``K(P) = (K − 1) min_k H(M^k_t)`` (Balduzzi & Tononi 2008; Barrett & Seth 2011; PhiToolbox
+      ``SI_Gauss.m``: ``(N_c − 1) min(H_p)``).
+
+    Cost ``O(K² n³)``; used for a given partition with ``K > 2`` parts and for the atomic candidate of the
+    search (the batched mask path handles bipartitions).
+    """
+    idx = _part_indices(stats, parts)
+    ld_f = [_logdet1(_sub(stats.present, i, i), "Cov(X_t)") for i in idx]
+    chol_p = [_chol(_sub(stats.past, i, i), "Cov(X_{t-1})") for i in idx]
+
+    def cond(j: int, i: int) -> float:  # ln det Σ(M^j_t | M^i_{t−1})
+        W = torch.linalg.solve_triangular(chol_p[i], _sub(stats.lag, idx[j], idx[i]).mT, upper=False)
+        return _logdet1(_sub(stats.present, idx[j], idx[j]) - W.mT @ W, "Σ(M^j_t | M^i_{t-1})")
+
+    k_parts = len(parts)
+    K = _normaliser(parts, ld_f)
+    own = [cond(k, k) for k in range(k_parts)]
+    if measure == "si":
+        return 0.5 * (sum(own) - stats.ld_cond), K
+    i_whole = 0.5 * (stats.ld_present - stats.ld_cond)
+    wms = i_whole - sum(0.5 * (ld_f[k] - own[k]) for k in range(k_parts))
+    if measure == "wms":
+        return wms, K
+    if measure == "r":
+        red = min(
+            0.5 * (ld_f[j] - (own[j] if i == j else cond(j, i)))
+            for i in range(k_parts)
+            for j in range(k_parts)
+        )
+        return wms + (k_parts - 1) * red, K
+    raise ValueError(f"measure must be 'wms', 'r' or 'si' here, got {measure!r}")
+
+
+def partition_normaliser(stats: LinearStats, parts: Partition) -> float:
+    """``K(P) = (K − 1) min_k ½ (|M^k| ln 2πe + ln det Cov(M^k_t))`` (nats) of one partition (see above)."""
+    return _normaliser(
+        parts, [_logdet1(_sub(stats.present, i, i), "Cov(X_t)") for i in _part_indices(stats, parts)]
+    )
+
+
+def _part_indices(stats: LinearStats, parts: Partition) -> list[Tensor]:
+    return [torch.tensor(p, dtype=torch.long, device=stats.past.device) for p in parts]
+
+
+def _sub(M: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    return M[a[:, None], b[None, :]]
+
+
+def _logdet1(M: Tensor, what: str) -> float:
+    return float(2.0 * torch.log(torch.diagonal(_chol(M, what))).sum())
+
+
+def _normaliser(parts: Partition, ld_present: list[float]) -> float:
+    """``(K − 1) min_k ½ (|M^k| ln 2πe + ln det Cov(M^k_t))`` from the parts' log-determinants."""
+    entropies = [0.5 * (len(p) * LOG_2PIE + ld) for p, ld in zip(parts, ld_present, strict=True)]
+    return (len(parts) - 1) * min(entropies)
 
 
 def chunk_size_for(n: int, itemsize: int = 8) -> int:

@@ -22,16 +22,20 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from hal9.metrics._arrays import as_tensor
+
 __all__ = ["ComplexityResult", "multi_information", "neural_complexity"]
 
 # Elements of gathered sub-matrices factorised at once.
 _CHUNK_ELEMENTS = 1 << 22
 
 
-def _correlation(cov: Tensor, name: str = "cov") -> Tensor:
-    """Validate a batch of covariance matrices ``(..., n, n)`` and return their correlation matrices."""
-    if not isinstance(cov, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(cov).__name__}")
+def _correlation(cov: object, name: str = "cov") -> Tensor:
+    """Validate a batch of covariance matrices ``(..., n, n)`` and return their correlation matrices.
+
+    ``cov`` may be a tensor (dtype and device kept) or a numpy array / nested list (float64).
+    """
+    cov = as_tensor(cov, name)
     if cov.ndim < 2 or cov.shape[-1] != cov.shape[-2]:
         raise ValueError(f"{name} must have shape (..., n, n), got {tuple(cov.shape)}")
     if cov.shape[-1] == 0 or cov.numel() == 0:
@@ -61,7 +65,7 @@ def _logdet(m: Tensor) -> Tensor:
     return 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
 
 
-def multi_information(cov: Tensor) -> Tensor:
+def multi_information(cov: object) -> Tensor:
     r"""Total correlation (multi-information) of a Gaussian vector, in nats.
 
     .. math:: I(X) = \sum_i H(X_i) - H(X) = -\tfrac12 \ln \det R
@@ -70,8 +74,9 @@ def multi_information(cov: Tensor) -> Tensor:
 
     Parameters
     ----------
-    cov : Tensor
-        ``(..., n, n)`` symmetric positive definite covariance matrices (floating point, finite).
+    cov : Tensor or array-like
+        ``(..., n, n)`` symmetric positive definite covariance matrices (floating point, finite); numpy
+        arrays and nested lists become float64.
 
     Returns
     -------
@@ -90,6 +95,8 @@ def multi_information(cov: Tensor) -> Tensor:
     Examples
     --------
     >>> float(multi_information(torch.tensor([[1.0, 0.6], [0.6, 1.0]], dtype=torch.float64)))  # −½ ln 0.64
+    0.2231435513142097
+    >>> float(multi_information([[1.0, 0.6], [0.6, 1.0]]))  # nested list → float64
     0.2231435513142097
     """
     return -0.5 * _logdet(_correlation(cov))
@@ -130,7 +137,7 @@ def _subset_logdets(r: Tensor, subsets: Tensor) -> Tensor:
 
 
 def neural_complexity(
-    cov: Tensor,
+    cov: object,
     *,
     form: Literal["A", "B"] = "B",
     exact_max_n: int = 20,
@@ -153,8 +160,8 @@ def neural_complexity(
 
     Parameters
     ----------
-    cov : Tensor
-        ``(..., n, n)`` symmetric positive definite covariance matrices.
+    cov : Tensor or array-like
+        ``(..., n, n)`` symmetric positive definite covariance matrices (array-likes become float64).
     form : {"B", "A"}
         ``"B"`` (default): the entropy sum, TSE's defining expression, which weighs every
         bipartition once for all ``n`` and so has no parity artefact. ``"A"``: the mutual-information

@@ -1,6 +1,7 @@
 """Linear-Gaussian information theory: covariances, entropies and mutual information (batched, torch).
 
-All functions act on torch tensors, broadcast over leading batch dimensions and use natural logarithms
+All functions act on torch tensors (numpy arrays and nested lists are converted to float64 tensors;
+tensors keep their dtype and device), broadcast over leading batch dimensions and use natural logarithms
 (nats). ``float64`` is recommended: log-determinants of near-singular covariances lose digits fast.
 
 Formulas
@@ -33,6 +34,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from hal9.metrics._arrays import as_tensor
+
 __all__ = [
     "check_covariance",
     "check_stable",
@@ -50,9 +53,9 @@ _KRON_MAX_N = 32
 _DOUBLING_MAX_ITER = 200
 
 
-def _check_square_finite(M: Tensor, name: str) -> None:
-    if not isinstance(M, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(M).__name__}")
+def _check_square_finite(M: object, name: str) -> Tensor:
+    """``M`` as a tensor (:func:`hal9.metrics._arrays.as_tensor`) if it is a finite float ``(..., n, n)``."""
+    M = as_tensor(M, name)
     if M.ndim < 2 or M.shape[-1] != M.shape[-2]:
         raise ValueError(f"{name} must be a (..., n, n) square matrix, got shape {tuple(M.shape)}")
     if M.shape[-1] == 0:
@@ -61,14 +64,15 @@ def _check_square_finite(M: Tensor, name: str) -> None:
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {M.dtype}")
     if not bool(torch.isfinite(M).all()):
         raise ValueError(f"{name} contains NaN or Inf")
+    return M
 
 
-def check_stable(A: Tensor, name: str = "A") -> None:
+def check_stable(A: object, name: str = "A") -> None:
     """Raise ``ValueError`` unless ``A`` is a finite square matrix with spectral radius ``ρ(A) < 1``.
 
     Parameters
     ----------
-    A : Tensor
+    A : Tensor or array-like
         Coupling matrix (batch allowed: every matrix in the batch must be stable).
     name : str
         Argument name used in the error message.
@@ -77,7 +81,7 @@ def check_stable(A: Tensor, name: str = "A") -> None:
     -----
     ``A``: ``(..., n, n)``.
     """
-    _check_square_finite(A, name)
+    A = _check_square_finite(A, name)
     radius = float(torch.linalg.eigvals(A).abs().max())
     if radius >= 1.0:
         raise ValueError(
@@ -85,12 +89,12 @@ def check_stable(A: Tensor, name: str = "A") -> None:
         )
 
 
-def check_covariance(S: Tensor, name: str = "noise_cov") -> None:
+def check_covariance(S: object, name: str = "noise_cov") -> None:
     """Raise ``ValueError`` unless ``S`` is finite, symmetric and positive definite (Cholesky succeeds).
 
     Parameters
     ----------
-    S : Tensor
+    S : Tensor or array-like
         Candidate covariance matrix (or batch of them).
     name : str
         Argument name used in the error message.
@@ -99,7 +103,7 @@ def check_covariance(S: Tensor, name: str = "noise_cov") -> None:
     -----
     ``S``: ``(..., n, n)``.
     """
-    _check_square_finite(S, name)
+    S = _check_square_finite(S, name)
     scale = S.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(S.dtype).tiny)
     asym = float(((S - S.mT).abs() / scale).max())
     if asym > 1e3 * torch.finfo(S.dtype).eps:
@@ -137,7 +141,7 @@ def _stationary_cov_doubling(A: Tensor, Q: Tensor) -> Tensor:
     )
 
 
-def stationary_cov(A: Tensor, noise_cov: Tensor) -> Tensor:
+def stationary_cov(A: object, noise_cov: object) -> Tensor:
     """Stationary covariance ``Σ`` of ``X_t = A X_{t−1} + E_t``: the solution of ``Σ = A Σ Aᵀ + Σ_E``.
 
     Solved as ``(I − A ⊗ A) vec Σ = vec Σ_E`` for ``n ≤ 32`` and by the doubling iteration
@@ -146,9 +150,9 @@ def stationary_cov(A: Tensor, noise_cov: Tensor) -> Tensor:
 
     Parameters
     ----------
-    A : Tensor
+    A : Tensor or array-like
         Stable coupling matrix, ``ρ(A) < 1`` (checked).
-    noise_cov : Tensor
+    noise_cov : Tensor or array-like
         Innovation covariance ``Σ_E`` (symmetric positive definite, checked).
 
     Returns
@@ -164,6 +168,8 @@ def stationary_cov(A: Tensor, noise_cov: Tensor) -> Tensor:
     -----
     Kronecker solve: ``O(n⁶)`` time, ``O(n⁴)`` memory; doubling: ``O(n³ log(1/ε)/log(1/ρ))``.
     """
+    A = _check_square_finite(A, "A")
+    noise_cov = _check_square_finite(as_tensor(noise_cov, "noise_cov", device=A.device), "noise_cov")
     check_stable(A, "A")
     check_covariance(noise_cov, "noise_cov")
     if A.shape[-1] != noise_cov.shape[-1]:
@@ -178,14 +184,15 @@ def stationary_cov(A: Tensor, noise_cov: Tensor) -> Tensor:
     return 0.5 * (S + S.mT)
 
 
-def lagged_cov(A: Tensor, sigma: Tensor) -> Tensor:
+def lagged_cov(A: object, sigma: object) -> Tensor:
     """Lag-one covariance ``Cov(X_t, X_{t−1}) = E[X_t X_{t−1}ᵀ] = A Σ`` of a stationary VAR(1).
 
     Shape
     -----
     ``A``, ``sigma``: ``(..., n, n)`` → ``(..., n, n)``.
     """
-    return A @ sigma
+    A = _check_square_finite(A, "A")
+    return A @ _check_square_finite(as_tensor(sigma, "sigma", device=A.device), "sigma")
 
 
 def _logdet_chol(cov: Tensor, name: str) -> Tensor:
@@ -195,25 +202,38 @@ def _logdet_chol(cov: Tensor, name: str) -> Tensor:
     return 2.0 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
 
 
-def gaussian_entropy(cov: Tensor) -> Tensor:
+def gaussian_entropy(cov: object) -> Tensor:
     """Differential entropy ``H = ½ ln((2πe)^n det Σ)`` of ``N(μ, Σ)`` in nats (Cholesky log-det).
 
     Shape
     -----
     ``cov``: ``(..., n, n)`` → ``(...)``.
+
+    Examples
+    --------
+    >>> float(gaussian_entropy([[1.0]])) == 0.5 * math.log(2 * math.pi * math.e)
+    True
     """
-    _check_square_finite(cov, "cov")
+    cov = _check_square_finite(cov, "cov")
     n = cov.shape[-1]
     return 0.5 * (n * math.log(2.0 * math.pi * math.e) + _logdet_chol(cov, "cov"))
 
 
-def conditional_cov(cov_xx: Tensor, cov_xy: Tensor, cov_yy: Tensor) -> Tensor:
+def conditional_cov(cov_xx: object, cov_xy: object, cov_yy: object) -> Tensor:
     """Conditional covariance ``Σ_{x|y} = Σ_xx − Σ_xy Σ_yy⁻¹ Σ_yx`` (Cholesky solve, no inverse).
 
     Shape
     -----
     ``cov_xx``: ``(..., p, p)``; ``cov_xy``: ``(..., p, q)``; ``cov_yy``: ``(..., q, q)`` → ``(..., p, p)``.
     """
+    cov_yy = _check_square_finite(cov_yy, "cov_yy")
+    cov_xx = _check_square_finite(as_tensor(cov_xx, "cov_xx", device=cov_yy.device), "cov_xx")
+    cov_xy = as_tensor(cov_xy, "cov_xy", device=cov_yy.device)
+    if cov_xy.shape[-2:] != (cov_xx.shape[-1], cov_yy.shape[-1]):
+        raise ValueError(
+            f"cov_xy must be (..., {cov_xx.shape[-1]}, {cov_yy.shape[-1]}) to match cov_xx and cov_yy, "
+            f"got shape {tuple(cov_xy.shape)}"
+        )
     L, info = torch.linalg.cholesky_ex(cov_yy)
     if bool((info != 0).any()):
         raise ValueError("cov_yy must be positive definite (Cholesky factorisation failed)")
@@ -237,12 +257,12 @@ def _sub(cov: Tensor, i: Tensor) -> Tensor:
     return cov[..., i[:, None], i[None, :]]
 
 
-def gaussian_mi(cov: Tensor, idx_a: Sequence[int] | Tensor, idx_b: Sequence[int] | Tensor) -> Tensor:
+def gaussian_mi(cov: object, idx_a: Sequence[int] | Tensor, idx_b: Sequence[int] | Tensor) -> Tensor:
     """Mutual information ``I(A; B) = ½ ln(det Σ_AA det Σ_BB / det Σ_{A∪B})`` of jointly Gaussian blocks.
 
     Parameters
     ----------
-    cov : Tensor
+    cov : Tensor or array-like
         Joint covariance of all variables.
     idx_a, idx_b : sequence of int or Tensor
         Disjoint index sets of the two blocks.
@@ -251,7 +271,7 @@ def gaussian_mi(cov: Tensor, idx_a: Sequence[int] | Tensor, idx_b: Sequence[int]
     -----
     ``cov``: ``(..., n, n)`` → ``(...)``.
     """
-    _check_square_finite(cov, "cov")
+    cov = _check_square_finite(cov, "cov")
     n = cov.shape[-1]
     a = _as_index(idx_a, n, "idx_a", cov.device)
     b = _as_index(idx_b, n, "idx_b", cov.device)
@@ -265,23 +285,23 @@ def gaussian_mi(cov: Tensor, idx_a: Sequence[int] | Tensor, idx_b: Sequence[int]
     )
 
 
-def var1_covariances(A: Tensor, noise_cov: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def var1_covariances(A: object, noise_cov: object | None = None) -> tuple[Tensor, Tensor]:
     """Stationary ``Σ`` and lag covariance ``Cov(X_t, X_{t−1}) = A Σ`` of a VAR(1).
 
-    ``noise_cov`` defaults to the identity.
+    ``noise_cov`` defaults to the identity. Either may be a tensor, numpy array or nested list.
 
     Shape
     -----
     ``A``: ``(..., n, n)`` → ``(Σ, AΣ)``, each ``(..., n, n)``.
     """
-    _check_square_finite(A, "A")
+    A = _check_square_finite(A, "A")
     if noise_cov is None:
         noise_cov = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
     S = stationary_cov(A, noise_cov)
     return S, lagged_cov(A, S)
 
 
-def sample_covariances(x: Tensor, lag: int = 1) -> tuple[Tensor, Tensor, Tensor]:
+def sample_covariances(x: object, lag: int = 1) -> tuple[Tensor, Tensor, Tensor]:
     """Sample covariances of a time series for lagged information measures.
 
     With ``P = x[:-lag]`` (past) and ``F = x[lag:]`` (present), each centred by its own mean over time,
@@ -290,8 +310,8 @@ def sample_covariances(x: Tensor, lag: int = 1) -> tuple[Tensor, Tensor, Tensor]
 
     Parameters
     ----------
-    x : Tensor
-        Time series, time along dim ``-2``.
+    x : Tensor or array-like
+        Time series, time along dim ``-2`` (non-tensor input becomes float64).
     lag : int
         Positive lag in samples.
 
@@ -310,8 +330,9 @@ def sample_covariances(x: Tensor, lag: int = 1) -> tuple[Tensor, Tensor, Tensor]
         If ``x`` is not 2-D/3-D floating point, contains NaN/Inf, ``lag < 1``, or
         ``T − lag < n + 1`` (too few samples for a non-singular covariance).
     """
-    if not isinstance(x, Tensor) or x.ndim not in (2, 3):
-        raise ValueError(f"x must be a (T, n) or (B, T, n) tensor, got {getattr(x, 'shape', type(x))}")
+    x = as_tensor(x, "x")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"x must be a (T, n) or (B, T, n) array, got shape {tuple(x.shape)}")
     if not torch.is_floating_point(x):
         raise ValueError(f"x must be floating point, got dtype {x.dtype}")
     if not isinstance(lag, int) or isinstance(lag, bool) or lag < 1:

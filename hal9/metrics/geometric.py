@@ -1,8 +1,10 @@
 """Geometric integrated information Φ_G of a stationary linear-Gaussian VAR(1) system.
 
 The system is ``X_t = A X_{t−1} + E_t`` with ``E_t ~ N(0, Σ_E)`` i.i.d. and ``ρ(A) < 1``; all
-information is in nats. A bipartition is a pair of tuples of 0-based node indices that together
-cover ``0..n−1`` exactly once.
+information is in nats. A partition is a sequence of ``K ≥ 2`` non-empty tuples of 0-based node
+indices that together cover ``0..n−1`` exactly once (or a vector of ``n`` group labels, as PhiToolbox's
+``Z``); a bipartition has ``K = 2``, the atomic partition ``K = n``. The cut, and hence Φ_G, is defined
+for any ``K`` [1]_ [2]_ (PhiToolbox ``phi_G_Gauss.m`` takes any ``Z``).
 
 Definition (Oizumi, Tsuchiya & Amari 2016 [1]_)
 -----------------------------------------------
@@ -70,25 +72,25 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from hal9.metrics._arrays import as_tensor
 from hal9.metrics._checks import optional_positive_int, positive_int, positive_number
 from hal9.metrics.gaussian import check_covariance, check_stable, stationary_cov
-from hal9.metrics.partitions import node_index
+from hal9.metrics.partitions import PartitionLike, partition_labels
 
 __all__ = ["phi_geometric", "phi_geometric_batch"]
 
-Partition = tuple[tuple[int, ...], tuple[int, ...]]
 
+def _validate_model(A: object, noise_cov: object | None) -> tuple[Tensor, Tensor]:
+    """Validate a VAR(1); return float64 ``(A, Σ_E)`` on ``A.device`` (``Σ_E``: symmetrised; None → I).
 
-def _validate_model(A: Tensor, noise_cov: Tensor | None) -> tuple[Tensor, Tensor]:
-    """Validate a VAR(1); return float64 ``(A, Σ_E)`` on ``A.device`` (``Σ_E``: symmetrised; None → I)."""
-    if not isinstance(A, Tensor):
-        raise ValueError(f"A must be a torch.Tensor, got {type(A).__name__}")
+    ``A`` and ``noise_cov`` may be tensors, numpy arrays or nested lists.
+    """
+    A = as_tensor(A, "A")
     if A.ndim != 2:
         raise ValueError(f"A must be a single (n, n) matrix, got shape {tuple(A.shape)}")
     check_stable(A, "A")
@@ -96,53 +98,36 @@ def _validate_model(A: Tensor, noise_cov: Tensor | None) -> tuple[Tensor, Tensor
     A = A.to(dtype=torch.float64)
     if noise_cov is None:
         noise_cov = torch.eye(n, dtype=torch.float64, device=A.device)
-    if not isinstance(noise_cov, Tensor):
-        raise ValueError(f"noise_cov must be a torch.Tensor or None, got {type(noise_cov).__name__}")
-    if noise_cov.shape != (n, n):
-        raise ValueError(f"noise_cov must have shape ({n}, {n}) to match A, got {tuple(noise_cov.shape)}")
-    check_covariance(noise_cov, "noise_cov")
-    noise_cov = noise_cov.to(dtype=torch.float64, device=A.device)
-    return A, 0.5 * (noise_cov + noise_cov.mT)
+    Q = as_tensor(noise_cov, "noise_cov", device=A.device)
+    if Q.shape != (n, n):
+        raise ValueError(f"noise_cov must have shape ({n}, {n}) to match A, got {tuple(Q.shape)}")
+    check_covariance(Q, "noise_cov")
+    Q = Q.to(dtype=torch.float64, device=A.device)
+    return A, 0.5 * (Q + Q.mT)
 
 
-def _validate_system(
-    A: Tensor, noise_cov: Tensor | None, partition: Sequence[Sequence[int]]
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Validate; return float64 ``(A, Σ_E, labels)`` on ``A.device`` (``labels[i]``: part of node ``i``)."""
+def _validate_system(A: object, noise_cov: object | None, partition: object) -> tuple[Tensor, Tensor, Tensor]:
+    """Validate; return float64 ``(A, Σ_E, labels)`` on ``A.device`` (``labels[i]``: part of node ``i``).
+
+    ``partition``: ``K ≥ 2`` parts or ``n`` group labels (:func:`hal9.metrics.partitions.validate_partition`).
+    """
     A, noise_cov = _validate_model(A, noise_cov)
-    labels = _partition_labels(partition, A.shape[-1]).to(A.device)
+    labels = partition_labels(partition, A.shape[-1]).to(A.device)
     return A, noise_cov, labels
 
 
-def _validate_masks(masks: Tensor, n: int, device: torch.device) -> Tensor:
+def _validate_masks(masks: object, n: int, device: torch.device) -> Tensor:
     """Check a ``(c, n)`` boolean stack of bipartition masks (both parts non-empty in every row)."""
-    if not isinstance(masks, Tensor) or masks.dtype != torch.bool or masks.ndim != 2 or masks.shape[1] != n:
-        raise ValueError(f"masks must be a (c, {n}) bool tensor, got {getattr(masks, 'shape', type(masks))}")
+    if not isinstance(masks, Tensor):
+        masks = as_tensor(masks, "masks", dtype=torch.bool)
+    if masks.dtype != torch.bool or masks.ndim != 2 or masks.shape[1] != n:
+        raise ValueError(
+            f"masks must be a (c, {n}) bool tensor, got {masks.dtype} of shape {tuple(masks.shape)}"
+        )
     k = masks.sum(-1)
     if bool(((k == 0) | (k == n)).any()):
         raise ValueError("every mask must leave both parts non-empty")
     return masks.to(device)
-
-
-def _partition_labels(partition: Sequence[Sequence[int]], n: int) -> Tensor:
-    """Validate a bipartition of ``0..n−1`` and return the part label (0 or 1) of every node."""
-    if isinstance(partition, str | bytes) or not isinstance(partition, Sequence) or len(partition) != 2:
-        raise ValueError(f"partition must be a pair of index tuples, e.g. ((0, 1), (2,)); got {partition!r}")
-    labels = [-1] * n
-    for k, part in enumerate(partition):
-        if isinstance(part, str | bytes) or not isinstance(part, Sequence) or len(part) == 0:
-            raise ValueError(f"partition part {k} must be a non-empty tuple of node indices, got {part!r}")
-        for raw in part:
-            i = node_index(raw)
-            if i is None or not 0 <= i < n:
-                raise ValueError(f"partition index {raw!r} is not an integer in 0..{n - 1}")
-            if labels[i] != -1:
-                raise ValueError(f"partition lists node {i} more than once")
-            labels[i] = k
-    missing = [i for i, lab in enumerate(labels) if lab == -1]
-    if missing:
-        raise ValueError(f"partition must cover every node 0..{n - 1}; missing {missing}")
-    return torch.tensor(labels, dtype=torch.long)
 
 
 def _logdet_spd(M: Tensor) -> Tensor:
@@ -184,16 +169,16 @@ def _descend(
 
 
 def phi_geometric(
-    A: Tensor,
-    noise_cov: Tensor | None = None,
-    partition: Sequence[Sequence[int]] = ((0,), (1,)),
+    A: object,
+    noise_cov: object | None = None,
+    partition: PartitionLike = ((0,), (1,)),
     *,
     n_starts: int = 8,
     seed: int = 0,
     tol: float = 1e-10,
     max_iter: int = 10_000,
 ) -> float:
-    r"""Geometric integrated information ``Φ_G`` (nats) of a VAR(1) across a bipartition.
+    r"""Geometric integrated information ``Φ_G`` (nats) of a VAR(1) across a partition into ``K ≥ 2`` parts.
 
     ``Φ_G = ½ min_{A'} ln[det(Σ_E + (A − A') Σ (A − A')ᵀ) / det Σ_E]`` over transition matrices ``A'``
     with every cross-partition entry zero, where ``Σ = A Σ Aᵀ + Σ_E`` is the stationary covariance
@@ -201,12 +186,13 @@ def phi_geometric(
 
     Parameters
     ----------
-    A : Tensor
-        Coupling matrix, ``ρ(A) < 1``. Computation is in float64 on ``A.device``.
-    noise_cov : Tensor or None, default None
+    A : Tensor or array-like
+        Coupling matrix, ``ρ(A) < 1``. Computation is in float64 on ``A.device`` (CPU for numpy/lists).
+    noise_cov : Tensor, array-like or None, default None
         Innovation covariance ``Σ_E`` (symmetric positive definite); ``None`` means the identity.
-    partition : pair of sequences of int, default ((0,), (1,))
-        Bipartition of the nodes ``0..n−1`` (each exactly once, both parts non-empty); the default is the
+    partition : sequence of sequences of int, or n group labels, default ((0,), (1,))
+        Partition of the nodes ``0..n−1`` into ``K ≥ 2`` non-empty parts (each node exactly once), e.g.
+        ``((0, 1), (2,))``, the atomic ``((0,), (1,), (2,))`` or the labels ``[0, 0, 1]``; the default is the
         only bipartition of a 2-node system.
     n_starts : int, default 8
         Number of descent starts (start 0 is deterministic; the rest are seeded random perturbations).
@@ -231,12 +217,13 @@ def phi_geometric(
     ------
     ValueError
         If ``A`` is not a stable square matrix, ``noise_cov`` is not symmetric positive definite of the
-        same size, the partition is not a bipartition of ``0..n−1``, or an option is out of range.
+        same size, the partition is not a partition of ``0..n−1`` into at least two parts, or an option is
+        out of range.
 
     Notes
     -----
-    One sweep costs ``O(S (m³ + n³))`` with ``S = n_starts`` and ``m = |M_1|² + |M_2|²`` free entries
-    (``m ≤ n²``), plus the ``O(n⁶)`` Lyapunov solve once.
+    One sweep costs ``O(S (m³ + n³))`` with ``S = n_starts`` and ``m = Σ_k |M_k|²`` free entries
+    (``n ≤ m ≤ n²``; ``m = n`` for the atomic partition), plus the ``O(n⁶)`` Lyapunov solve once.
 
     References
     ----------
@@ -247,6 +234,8 @@ def phi_geometric(
     >>> A = torch.tensor([[0.0, 0.0], [0.8, 0.0]], dtype=torch.float64)
     >>> round(phi_geometric(A, partition=((0,), (1,))), 6) == round(0.5 * math.log(1.64), 6)
     True
+    >>> round(phi_geometric([[0.5, 0, 0], [0.4, 0.5, 0], [0, 0.4, 0.5]], partition=[0, 1, 2]), 6)  # atomic
+    0.208553
     """
     positive_int("n_starts", n_starts)
     positive_number("tol", tol)
@@ -430,9 +419,9 @@ def _descend_stack(
 
 
 def phi_geometric_batch(
-    A: Tensor,
-    noise_cov: Tensor | None,
-    masks: Tensor,
+    A: object,
+    noise_cov: object | None,
+    masks: object,
     *,
     n_starts: int = 8,
     seed: int = 0,
@@ -454,12 +443,13 @@ def phi_geometric_batch(
 
     Parameters
     ----------
-    A : Tensor
+    A : Tensor or array-like
         Coupling matrix, ``ρ(A) < 1``; computation in float64 on ``A.device``.
-    noise_cov : Tensor or None
+    noise_cov : Tensor, array-like or None
         Innovation covariance ``Σ_E`` (SPD); ``None`` means the identity.
-    masks : Tensor
-        Boolean bipartition masks, ``True`` marking one part (both parts non-empty in every row).
+    masks : Tensor or array-like of bool
+        Boolean bipartition masks, ``True`` marking one part (both parts non-empty in every row). Partitions
+        with more than two parts go through :func:`phi_geometric`.
     n_starts, seed, tol, max_iter
         As in :func:`phi_geometric` (the same starts for every mask).
     chunk_size : int, optional

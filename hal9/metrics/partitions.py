@@ -1,12 +1,16 @@
-"""Bipartitions of ``n`` nodes: enumeration as boolean masks, canonical form and validation.
+"""Partitions of ``n`` nodes: validation of ``K ≥ 2``-part partitions, enumeration of bipartitions as masks.
+
+A partition ``P = {M¹, …, M^K}`` of the nodes ``0..n−1`` is given as a sequence of ``K ≥ 2`` non-empty parts
+(each a sequence of node indices) or as a vector of ``n`` group labels (PhiToolbox's ``Z``), see
+:func:`validate_partition`; the *atomic* partition has every node in its own part (``K = n``).
 
 A bipartition ``B = {M¹, M²}`` of nodes ``0..n−1`` is stored as a boolean mask ``m`` of shape ``(n,)``
 with ``m[i] = True`` iff node ``i ∈ M¹``. Because ``{M¹, M²} = {M², M¹}``, the enumeration fixes node
 ``n−1`` in ``M²`` (``m[n−1] = False``); the ``2^(n−1) − 1`` masks with a non-empty ``M¹`` are then each
 bipartition exactly once. Mask number ``c ∈ [1, 2^(n−1))`` has ``m[i] = bit i of c``.
 
-The canonical tuple form is ``((i, ...), (j, ...))``: each part sorted ascending, the part holding node
-``0`` first.
+The canonical tuple form is ``((i, ...), (j, ...), ...)``: each part sorted ascending, parts ordered by
+their smallest node (the part holding node ``0`` first).
 """
 
 from __future__ import annotations
@@ -14,19 +18,26 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from hal9.metrics._arrays import as_tensor
+
 __all__ = [
+    "atomic_partition",
     "bipartition_masks",
     "canonical_partition",
     "mask_to_partition",
     "n_bipartitions",
+    "partition_labels",
     "partition_to_mask",
     "validate_partition",
 ]
 
 Partition = tuple[tuple[int, ...], ...]
+#: What :func:`validate_partition` accepts: parts (sequences of node indices) or ``n`` group labels.
+PartitionLike = Sequence[Sequence[int]] | Sequence[int] | np.ndarray | Tensor
 
 #: Enumeration beyond this many nodes is refused (2^(n−1) masks do not fit in memory/time).
 MAX_ENUM_N = 40
@@ -77,9 +88,12 @@ def bipartition_masks(
         yield torch.cat([m, pad.expand(m.shape[0], 1)], dim=1)
 
 
-def mask_to_partition(mask: Tensor) -> Partition:
-    """Canonical tuple form of one ``(n,)`` boolean mask (``True`` = one part, ``False`` = the other)."""
-    m = mask.detach().to("cpu", torch.bool).reshape(-1).tolist()
+def mask_to_partition(mask: object) -> Partition:
+    """Canonical tuple form of one ``(n,)`` boolean mask (``True`` = one part, ``False`` = the other).
+
+    ``mask`` may be a bool tensor, a numpy bool array or a list of bools.
+    """
+    m = as_tensor(mask, "mask", dtype=torch.bool).detach().to("cpu", torch.bool).reshape(-1).tolist()
     a = tuple(i for i, v in enumerate(m) if v)
     b = tuple(i for i, v in enumerate(m) if not v)
     return canonical_partition((a, b))
@@ -101,38 +115,121 @@ def node_index(i: object) -> int | None:
         return None
 
 
-def validate_partition(partition: object, n: int) -> Partition:
-    """Check a user bipartition of nodes ``0..n−1`` and return its canonical form.
+def _as_parts(partition: object, n: int) -> list[object]:
+    """The parts of a sequence of parts or of a vector of ``n`` group labels (:func:`validate_partition`)."""
+    if isinstance(partition, Tensor | np.ndarray):
+        if partition.ndim == 1:
+            partition = partition.tolist()
+        elif partition.ndim == 2:
+            return list(partition.tolist())
+        else:
+            raise ValueError(f"partition must be 1-D labels or 2-D parts, got shape {tuple(partition.shape)}")
+    if isinstance(partition, str | bytes) or not isinstance(partition, Sequence):
+        raise ValueError(
+            "partition must be a sequence of parts (sequences of node indices) or a sequence of n group "
+            f"labels, got {partition!r}"
+        )
+    if len(partition) > 0 and all(node_index(i) is not None for i in partition):  # group labels
+        if len(partition) != n:
+            raise ValueError(
+                f"partition as group labels must have one label per node (n={n}), got {len(partition)}"
+            )
+        groups: dict[int | None, list[int]] = {}
+        for node, lab in enumerate(partition):
+            groups.setdefault(node_index(lab), []).append(node)
+        return list(groups.values())
+    return list(partition)
 
-    The partition must be a sequence of exactly two non-empty sequences of integers that together
-    cover ``0..n−1`` exactly once.
+
+def validate_partition(partition: object, n: int) -> Partition:
+    """Check a partition of nodes ``0..n−1`` into ``K ≥ 2`` parts and return its canonical form.
+
+    Two forms are accepted:
+
+    * a sequence of ``K ≥ 2`` non-empty sequences of node indices that together cover ``0..n−1`` exactly
+      once, e.g. ``((0, 2), (1,), (3,))`` (a ``(K, k)`` integer array is read as ``K`` parts of ``k``);
+    * a vector of ``n`` integer group labels, one per node, as PhiToolbox's ``Z``: nodes with equal labels
+      form a part, e.g. ``[1, 2, 1, 3]`` → ``((0, 2), (1,), (3,))``. The label values are arbitrary
+      integers (any order, 0- or 1-based); at least two distinct labels are needed.
+
+    Integers may be Python, numpy or 0-d torch integers (not ``bool``). A flat sequence whose entries are
+    all integers is read as labels, anything else as parts.
+
+    Parameters
+    ----------
+    partition : sequence of sequences of int, or sequence / 1-D array of int labels
+        The partition.
+    n : int
+        Number of nodes.
+
+    Returns
+    -------
+    tuple of tuple of int
+        Canonical form: each part sorted, parts ordered by their smallest node.
 
     Raises
     ------
     ValueError
         Naming ``partition`` if any of these conditions fails.
+
+    Examples
+    --------
+    >>> validate_partition([[3, 1], (0, 2)], 4)
+    ((0, 2), (1, 3))
+    >>> validate_partition([1, 2, 1, 3], 4)
+    ((0, 2), (1,), (3,))
     """
-    if isinstance(partition, (str, bytes)) or not isinstance(partition, Sequence):
-        raise ValueError(f"partition must be a sequence of two sequences of node indices, got {partition!r}")
-    if len(partition) != 2:
-        raise ValueError(f"partition must have exactly two parts, got {len(partition)}")
-    flat: list[int] = []
-    for part in partition:
-        if isinstance(part, (str, bytes)) or not isinstance(part, Sequence) or len(part) == 0:
-            raise ValueError(f"partition parts must be non-empty sequences of node indices, got {part!r}")
-        for i in part:
-            idx = node_index(i)
-            if idx is None:
-                raise ValueError(f"partition entries must be integers, got {i!r}")
-            flat.append(idx)
-    if sorted(flat) != list(range(n)):
-        raise ValueError(f"partition must cover nodes 0..{n - 1} exactly once, got {partition!r}")
-    return canonical_partition(partition)
+    parts = _as_parts(partition, n)
+    if len(parts) < 2:
+        raise ValueError(f"partition must have at least two parts, got {len(parts)}: {partition!r}")
+    seen = [False] * n
+    clean: list[list[int]] = []
+    for k, part in enumerate(parts):
+        if isinstance(part, str | bytes) or not isinstance(part, Sequence) or len(part) == 0:
+            raise ValueError(f"partition part {k} must be a non-empty sequence of node indices, got {part!r}")
+        clean.append([])
+        for raw in part:
+            i = node_index(raw)
+            if i is None or not 0 <= i < n:
+                raise ValueError(f"partition index {raw!r} is not an integer in 0..{n - 1}")
+            if seen[i]:
+                raise ValueError(
+                    f"partition must cover nodes 0..{n - 1} exactly once; node {i} is listed twice"
+                )
+            seen[i] = True
+            clean[-1].append(i)
+    missing = [i for i, covered in enumerate(seen) if not covered]
+    if missing:
+        raise ValueError(f"partition must cover nodes 0..{n - 1} exactly once; missing {missing}")
+    return canonical_partition(clean)
 
 
-def partition_to_mask(partition: Partition, n: int, device: torch.device | str | None = None) -> Tensor:
-    """``(n,)`` bool mask of a (validated) bipartition, normalised so node ``n−1`` is ``False``."""
+def partition_labels(partition: object, n: int) -> Tensor:
+    """``(n,)`` int64 part index of every node (parts numbered in canonical order) of a validated partition.
+
+    Examples
+    --------
+    >>> partition_labels(((2,), (0, 3), (1,)), 4).tolist()
+    [0, 1, 2, 0]
+    """
+    labels = torch.empty(n, dtype=torch.int64)
+    for k, part in enumerate(validate_partition(partition, n)):
+        labels[list(part)] = k
+    return labels
+
+
+def atomic_partition(n: int) -> Partition:
+    """The atomic partition ``((0,), (1,), …, (n−1,))`` of ``n ≥ 2`` nodes (every node its own part)."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    return tuple((i,) for i in range(n))
+
+
+def partition_to_mask(partition: object, n: int, device: torch.device | str | None = None) -> Tensor:
+    """``(n,)`` bool mask of a bipartition (validated, two parts), normalised so node ``n−1`` is ``False``."""
     parts = validate_partition(partition, n)
+    if len(parts) != 2:
+        raise ValueError(f"partition must have exactly two parts for a mask, got {len(parts)}")
     m = torch.zeros(n, dtype=torch.bool, device=device)
     first = parts[0] if n - 1 not in parts[0] else parts[1]
     m[list(first)] = True

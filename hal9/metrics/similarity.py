@@ -16,6 +16,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from hal9.metrics._arrays import as_tensor
+
 __all__ = ["AlignmentResult", "adjacent_alignment", "layer_cka_matrix", "layer_samples", "linear_cka"]
 
 CKAMethod = Literal["auto", "feature", "gram"]
@@ -24,8 +26,8 @@ _GRAM_SAMPLES_MAX = 2048
 
 
 def _float64(name: str, t: object) -> Tensor:
-    if not isinstance(t, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    """``t`` (tensor, numpy array or nested list) as a finite real float64 tensor on its device."""
+    t = as_tensor(t, name)
     if t.is_complex():
         raise ValueError(f"{name} must be real, got dtype {t.dtype}")
     out = t.detach().to(torch.float64)
@@ -58,7 +60,7 @@ def layer_samples(name: str, rec: object, batch_index: int | None = None) -> Ten
     )
 
 
-def linear_cka(x: Tensor, y: Tensor, *, method: CKAMethod = "auto") -> float | Tensor:
+def linear_cka(x: object, y: object, *, method: CKAMethod = "auto") -> float | Tensor:
     r"""Linear centered kernel alignment between two representations of the same samples.
 
     .. math::
@@ -73,9 +75,9 @@ def linear_cka(x: Tensor, y: Tensor, *, method: CKAMethod = "auto") -> float | T
 
     Parameters
     ----------
-    x : Tensor
+    x : Tensor or array-like
         ``(..., n, p)``: ``n`` samples of ``p`` features; leading dimensions are batch dimensions.
-    y : Tensor
+    y : Tensor or array-like
         ``(..., n, q)`` with the same leading and sample dimensions as ``x``.
     method : {"auto", "feature", "gram"}
         ``"feature"`` forms the ``p×q``, ``p×p`` and ``q×q`` cross-products (cost ``O(n(p+q)²)``);
@@ -132,7 +134,7 @@ def linear_cka(x: Tensor, y: Tensor, *, method: CKAMethod = "auto") -> float | T
     return float(cka) if cka.ndim == 0 else cka
 
 
-def layer_cka_matrix(recordings: Mapping[int, Tensor], *, batch_index: int | None = None) -> Tensor:
+def layer_cka_matrix(recordings: Mapping[int, object], *, batch_index: int | None = None) -> Tensor:
     """Linear CKA between every pair of recorded layers.
 
     Samples are the recorded time points (× batch elements, flattened time-major, unless
@@ -140,7 +142,7 @@ def layer_cka_matrix(recordings: Mapping[int, Tensor], *, batch_index: int | Non
 
     Parameters
     ----------
-    recordings : mapping int → Tensor
+    recordings : mapping int → Tensor or array-like
         Layer index → ``(T, batch, n_k)`` activity (as in :attr:`hal9.core.RunResult.recordings`) or
         ``(samples, n_k)``; every layer must have the same samples. At least one layer.
     batch_index : int, optional
@@ -225,12 +227,12 @@ def _finite_mean(values: Sequence[float]) -> float:
     return sum(finite) / len(finite) if finite else math.nan
 
 
-def adjacent_alignment(cka_matrix: Tensor, layers: Sequence[int] | None = None) -> AlignmentResult:
+def adjacent_alignment(cka_matrix: object, layers: Sequence[int] | None = None) -> AlignmentResult:
     """Split a layer-by-layer CKA matrix into adjacent and non-adjacent pairs.
 
     Parameters
     ----------
-    cka_matrix : Tensor
+    cka_matrix : Tensor or array-like
         ``(K, K)``, e.g. from :func:`layer_cka_matrix`; only the upper triangle is read.
     layers : sequence of int, optional
         Layer index of each row (default ``0..K−1``, right for :func:`layer_cka_matrix` when the
@@ -240,13 +242,9 @@ def adjacent_alignment(cka_matrix: Tensor, layers: Sequence[int] | None = None) 
     -------
     AlignmentResult
     """
-    if (
-        not isinstance(cka_matrix, Tensor)
-        or cka_matrix.ndim != 2
-        or cka_matrix.shape[0] != cka_matrix.shape[1]
-    ):
-        shape = tuple(cka_matrix.shape) if isinstance(cka_matrix, Tensor) else type(cka_matrix).__name__
-        raise ValueError(f"cka_matrix must be a square (K, K) tensor, got {shape}")
+    cka_matrix = as_tensor(cka_matrix, "cka_matrix")
+    if cka_matrix.ndim != 2 or cka_matrix.shape[0] != cka_matrix.shape[1]:
+        raise ValueError(f"cka_matrix must be a square (K, K) matrix, got shape {tuple(cka_matrix.shape)}")
     big = int(cka_matrix.shape[0])
     if big < 2:
         raise ValueError(f"cka_matrix needs at least 2 layers, got {big}")

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -67,6 +66,7 @@ from torch import Tensor
 from hal9.metrics._checks import optional_positive_int
 from hal9.metrics.gaussian import stationary_cov
 from hal9.metrics.geometric import _logdet_spd, _validate_masks, _validate_model, _validate_system
+from hal9.metrics.partitions import PartitionLike
 
 __all__ = ["mismatched_information", "phi_star", "phi_star_batch"]
 
@@ -80,7 +80,7 @@ class _Spectral(NamedTuple):
 
 
 def _spectral_stack(A: Tensor, sigma: Tensor, same: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """``(λ, w, c)`` of the module docstring for a stack of bipartitions, all batched.
+    """``(λ, w, c)`` of the module docstring for a stack of partitions (any number of parts), all batched.
 
     Shape: ``same`` ``(b, n, n)`` bool (``True`` within a part) → ``λ``, ``w``: ``(b, n)`` (clipped at 0),
     ``c``: ``(b,)``.
@@ -102,7 +102,7 @@ def _spectral_stack(A: Tensor, sigma: Tensor, same: Tensor) -> tuple[Tensor, Ten
     return lam.clamp_min(0.0), torch.diagonal(W, dim1=-2, dim2=-1).clamp_min(0.0), c
 
 
-def _spectral(A: Tensor, noise_cov: Tensor | None, partition: Sequence[Sequence[int]]) -> _Spectral:
+def _spectral(A: object, noise_cov: object | None, partition: PartitionLike) -> _Spectral:
     A, noise_cov, labels = _validate_system(A, noise_cov, partition)
     n = A.shape[-1]
     sigma = stationary_cov(A, noise_cov)
@@ -129,9 +129,9 @@ def _itilde_grad(s: _Spectral, beta: float) -> float:
 
 
 def mismatched_information(
-    A: Tensor,
-    noise_cov: Tensor | None = None,
-    partition: Sequence[Sequence[int]] = ((0,), (1,)),
+    A: object,
+    noise_cov: object | None = None,
+    partition: PartitionLike = ((0,), (1,)),
     beta: float = 1.0,
 ) -> float:
     """Mismatched-decoding information ``Ĩ(β)`` (nats) of the disconnected model, for one ``β ≥ 0``.
@@ -140,12 +140,12 @@ def mismatched_information(
 
     Parameters
     ----------
-    A : Tensor
+    A : Tensor or array-like
         Coupling matrix, ``ρ(A) < 1``.
-    noise_cov : Tensor or None, default None
+    noise_cov : Tensor, array-like or None, default None
         Innovation covariance ``Σ_E`` (SPD); ``None`` means the identity.
-    partition : pair of sequences of int, default ((0,), (1,))
-        Bipartition of ``0..n−1``.
+    partition : sequence of sequences of int, or n group labels, default ((0,), (1,))
+        Partition of ``0..n−1`` into ``K ≥ 2`` parts (see :func:`phi_star`).
     beta : float, default 1.0
         Inverse temperature ``β ≥ 0``.
 
@@ -166,26 +166,29 @@ def mismatched_information(
 
 
 def phi_star(
-    A: Tensor,
-    noise_cov: Tensor | None = None,
-    partition: Sequence[Sequence[int]] = ((0,), (1,)),
+    A: object,
+    noise_cov: object | None = None,
+    partition: PartitionLike = ((0,), (1,)),
     *,
     xtol: float = 1e-12,
     beta_max: float = 1e12,
 ) -> float:
-    """Integrated information ``Φ* = I − max_{β≥0} Ĩ(β)`` (nats) of a VAR(1) across a bipartition.
+    """Integrated information ``Φ* = I − max_{β≥0} Ĩ(β)`` (nats) of a VAR(1) across a partition (K ≥ 2 parts).
 
     See the module docstring for the closed form of ``Ĩ(β)`` (Oizumi et al. 2016, *PLoS Comput Biol*).
 
     Parameters
     ----------
-    A : Tensor
+    A : Tensor or array-like
         Coupling matrix, ``ρ(A) < 1``. Computation is in float64 on ``A.device`` (the final 1-D
         maximisation runs on the CPU in numpy: it costs ``O(n)`` per evaluation).
-    noise_cov : Tensor or None, default None
+    noise_cov : Tensor, array-like or None, default None
         Innovation covariance ``Σ_E`` (SPD); ``None`` means the identity.
-    partition : pair of sequences of int, default ((0,), (1,))
-        Bipartition of the nodes ``0..n−1`` (each exactly once, both parts non-empty).
+    partition : sequence of sequences of int, or n group labels, default ((0,), (1,))
+        Partition of the nodes ``0..n−1`` into ``K ≥ 2`` non-empty parts (each node exactly once), e.g.
+        ``((0, 1), (2,))``, the atomic ``((0,), (1,), (2,))`` or the labels ``[0, 0, 1]``. The decoder
+        ``q(y|x) = Π_k p(y_{M_k} | x_{M_k})`` is defined for any number of parts ([1]_; PhiToolbox
+        ``phi_star_Gauss.m`` takes any ``Z``).
     xtol : float, default 1e-12
         Relative tolerance on the maximiser ``β*`` (Brent's method on ``Ĩ'``).
     beta_max : float, default 1e12
@@ -205,7 +208,7 @@ def phi_star(
     ------
     ValueError
         If ``A`` is not a stable square matrix, ``noise_cov`` is not SPD of the same size, or the
-        partition is not a bipartition of ``0..n−1``.
+        partition is not a partition of ``0..n−1`` into at least two parts.
 
     Notes
     -----
@@ -216,6 +219,8 @@ def phi_star(
     >>> A = torch.tensor([[0.0, 0.0], [0.8, 0.0]], dtype=torch.float64)
     >>> round(phi_star(A, partition=((0,), (1,))), 6) == round(0.5 * math.log(1.64), 6)
     True
+    >>> round(phi_star([[0.5, 0, 0], [0.4, 0.5, 0], [0, 0.4, 0.5]], partition=[0, 1, 2]), 6)  # atomic
+    0.172316
     """
     if not (isinstance(xtol, int | float) and xtol > 0):
         raise ValueError(f"xtol must be a positive number, got {xtol!r}")
@@ -313,9 +318,9 @@ def _maximise_stack(
 
 
 def phi_star_batch(
-    A: Tensor,
-    noise_cov: Tensor | None,
-    masks: Tensor,
+    A: object,
+    noise_cov: object | None,
+    masks: object,
     *,
     xtol: float = 1e-12,
     beta_max: float = 1e12,
@@ -330,12 +335,13 @@ def phi_star_batch(
 
     Parameters
     ----------
-    A : Tensor
+    A : Tensor or array-like
         Coupling matrix, ``ρ(A) < 1``; computation in float64 on ``A.device``.
-    noise_cov : Tensor or None
+    noise_cov : Tensor, array-like or None
         Innovation covariance ``Σ_E`` (SPD); ``None`` means the identity.
-    masks : Tensor
-        Boolean bipartition masks, ``True`` marking one part (both parts non-empty in every row).
+    masks : Tensor or array-like of bool
+        Boolean bipartition masks, ``True`` marking one part (both parts non-empty in every row). Partitions
+        with more than two parts go through :func:`phi_star`.
     xtol, beta_max : float
         As in :func:`phi_star`.
     chunk_size : int, optional

@@ -120,7 +120,9 @@ def test_batched() -> None:
         (torch.tensor([[1.0, 2.0], [2.0, 1.0]]), "cov must be positive definite"),
         (torch.tensor([[1.0, 0.1], [0.3, 1.0]]), "cov must be symmetric"),
         (torch.zeros(0, 0), "cov must not be empty"),
-        ([[1.0]], "cov must be a torch.Tensor"),
+        ([[1.0, 0.0], [0.0]], "cov must be a rectangular array"),
+        ("cov", "cov must be an array of numbers"),
+        (np.array([[1 + 1j]]), "cov must be real"),
     ],
 )
 def test_bad_cov(bad: object, match: str) -> None:

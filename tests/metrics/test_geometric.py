@@ -223,7 +223,8 @@ A_OK = torch.tensor([[0.5, 0.2], [0.1, 0.3]], dtype=torch.float64)
     ("kwargs", "match"),
     [
         ({"A": torch.tensor([[1.2, 0.0], [0.0, 0.1]], dtype=torch.float64)}, "A is not stable"),
-        ({"A": np.eye(2) * 0.5}, "A must be a torch.Tensor"),
+        ({"A": [[0.5, 0.0], [0.0]]}, "A must be a rectangular array"),
+        ({"A": np.eye(2) * 1.5}, "A is not stable"),
         ({"A": torch.zeros(2, 3, dtype=torch.float64)}, "A must be"),
         (
             {"noise_cov": torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=torch.float64)},
@@ -235,9 +236,9 @@ A_OK = torch.tensor([[0.5, 0.2], [0.1, 0.3]], dtype=torch.float64)
         ),
         ({"noise_cov": torch.eye(3, dtype=torch.float64)}, "noise_cov must have shape"),
         ({"partition": ((0, 1), ())}, "partition part 1"),
-        ({"partition": ((0,), (0,))}, "partition lists node 0"),
+        ({"partition": ((0,), (0,))}, "node 0 is listed twice"),
         ({"partition": ((0,), (2,))}, "partition index 2"),
-        ({"partition": ((0,), (1,), (2,))}, "partition must be a pair"),
+        ({"partition": ((0, 1),)}, "partition must have at least two parts"),
         ({"partition": ((0,), (True,))}, "partition index True"),
         ({"n_starts": 0}, "n_starts"),
         ({"tol": 0.0}, "tol"),

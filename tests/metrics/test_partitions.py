@@ -1,17 +1,21 @@
-"""hal9.metrics.partitions: enumeration is complete and duplicate-free; validation names `partition`."""
+"""hal9.metrics.partitions: enumeration is complete and duplicate-free; validation of K-part partitions and
+group labels names `partition`."""
 
 from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
 from hal9.metrics.partitions import (
+    atomic_partition,
     bipartition_masks,
     canonical_partition,
     mask_to_partition,
     n_bipartitions,
+    partition_labels,
     partition_to_mask,
     validate_partition,
 )
@@ -60,7 +64,12 @@ def test_canonical_and_mask_round_trip() -> None:
     "bad",
     [
         ((0, 1, 2),),  # one part
-        ((0,), (1,), (2,)),  # three parts
+        (),  # no part
+        [0, 0, 0],  # labels: one part
+        [0, 1],  # labels: one per node is needed
+        ((0,), (1,), ()),  # three parts, one empty
+        ((0,), (1,), (1, 2)),  # three parts, node 1 twice
+        np.zeros((2, 2, 1), dtype=int),  # neither labels nor parts
         ((0, 1), ()),  # empty part
         ((0, 1), (1, 2)),  # overlap and missing
         ((0,), (1, 3)),  # out of range, missing 2
@@ -96,3 +105,38 @@ def test_numpy_and_torch_integer_indices_accepted() -> None:
     assert phi_geometric(a, partition=part) > 0  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="partition"):
         validate_partition(((True,), (1,)), 2)
+
+
+def test_k_part_partitions_and_labels() -> None:
+    # Parts in any order, as lists, tuples, numpy or torch integers; canonical: sorted, by smallest node.
+    assert validate_partition([[4], (2, 0), [np.int64(3), torch.tensor(1)]], 5) == ((0, 2), (1, 3), (4,))
+    assert validate_partition(np.array([[3, 2], [0, 1]]), 4) == ((0, 1), (2, 3))  # (K, k) array of parts
+    # Group labels (PhiToolbox's Z, 1-based here) as a list, a numpy vector and a torch vector.
+    for labels in ([2, 1, 2, 3], np.array([2, 1, 2, 3]), torch.tensor([7, 0, 7, -1])):
+        assert validate_partition(labels, 4) == ((0, 2), (1,), (3,))
+    assert validate_partition(list(range(4)), 4) == atomic_partition(4) == ((0,), (1,), (2,), (3,))
+    assert partition_labels([[3], [0, 2], [1]], 4).tolist() == [0, 1, 0, 2]
+    with pytest.raises(ValueError, match="n must be"):
+        atomic_partition(1)
+    with pytest.raises(ValueError, match="exactly two parts"):
+        partition_to_mask(((0,), (1,), (2,)), 3)
+
+
+def test_validation_messages_name_the_problem() -> None:
+    with pytest.raises(
+        ValueError, match=r"partition must cover nodes 0\.\.2 exactly once; node 1 is listed twice"
+    ):
+        validate_partition(((0, 1), (1, 2)), 3)
+    with pytest.raises(ValueError, match=r"partition must cover nodes 0\.\.3 exactly once; missing \[2, 3\]"):
+        validate_partition(((0,), (1,)), 4)
+    with pytest.raises(ValueError, match="at least two parts"):
+        validate_partition([5, 5, 5], 3)
+    with pytest.raises(ValueError, match=r"one label per node \(n=3\)"):
+        validate_partition([0, 1, 2, 3], 3)
+
+
+def test_mask_to_partition_accepts_array_likes() -> None:
+    assert mask_to_partition(np.array([True, False, True])) == ((0, 2), (1,))
+    assert mask_to_partition([False, True, False]) == ((0, 2), (1,))
+    with pytest.raises(ValueError, match="mask must be boolean"):
+        mask_to_partition([0.0, 1.0, 0.0])

@@ -166,7 +166,8 @@ def test_exhaustive_mib_equals_min_over_per_partition_values(measure: str, fn) -
 
 
 def test_auto_exhaustive_limits() -> None:
-    assert integration.EXHAUSTIVE_MAX_N_EXTERNAL == {"geometric": 10, "star": 16}
+    limits = {name: integration.get_measure(name).exhaustive_max_n for name in ("wms", "geometric", "star")}
+    assert limits == {"wms": integration.EXHAUSTIVE_MAX_N, "geometric": 10, "star": 16}
     A = torch.from_numpy(random_system(np.random.default_rng(3), 11)[0])
     res = integrated_information(A, measure="star")  # n = 11: exhaustive under "auto" now
     assert res.method == "exhaustive" and res.n_partitions_evaluated == 2**10 - 1

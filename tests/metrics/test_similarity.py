@@ -90,7 +90,8 @@ def test_zero_variance_gives_nan() -> None:
         (torch.full((4, 2), math.nan), torch.zeros(4, 2), {}, "x contains NaN"),
         (torch.zeros(4), torch.zeros(4, 2), {}, "x and y must be"),
         (torch.zeros(4, 2), torch.zeros(4, 2), {"method": "svd"}, "method"),
-        ([[1.0]], torch.zeros(1, 1), {}, "x must be a torch.Tensor"),
+        ([[1.0], [2.0, 3.0]], torch.zeros(2, 1), {}, "x must be a rectangular array"),
+        (torch.zeros(4, 2), [["a"], ["b"], ["c"], ["d"]], {}, "y must be an array of numbers"),
     ],
 )
 def test_linear_cka_rejects_bad_input(x: object, y: object, kw: dict, match: str) -> None:

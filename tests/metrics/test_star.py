@@ -212,9 +212,9 @@ A_OK = torch.tensor([[0.5, 0.2], [0.1, 0.3]], dtype=torch.float64)
     [
         ({"A": torch.tensor([[0.0, 1.5], [1.5, 0.0]], dtype=torch.float64)}, "A is not stable"),
         ({"noise_cov": -torch.eye(2, dtype=torch.float64)}, "noise_cov must be positive"),
-        ({"partition": ((0, 1),)}, "partition must be a pair"),
+        ({"partition": ((0, 1),)}, "partition must have at least two parts"),
         ({"partition": ((), (0, 1))}, "partition part 0"),
-        ({"partition": ((0, 1), (1,))}, "partition lists node 1"),
+        ({"partition": ((0, 1), (1,))}, "node 1 is listed twice"),
         ({"partition": ((0,), (-1,))}, "partition index -1"),
         ({"xtol": -1.0}, "xtol"),
         ({"beta_max": 0.5}, "beta_max"),
