@@ -1,9 +1,14 @@
-"""Matplotlib figures for hal9: hierarchy structure and recorded layer activity.
+"""Matplotlib figures for hal9: hierarchy structure, weights, recorded activity, metrics, scheduling.
 
 Every function takes plain arrays (numpy arrays or torch tensors on any device) and returns a
 :class:`matplotlib.figure.Figure` built with the object-oriented API and an Agg canvas, so no pyplot
 state and no GUI backend are involved. ``import hal9`` does not import this package; matplotlib is
 loaded on first ``import hal9.viz``.
+
+Conventions: every matrix ``M[target, source]`` is drawn with the source ``j`` (presynaptic) on x and the
+target ``i`` (postsynaptic) on y; colour scales come from :func:`colour_scale` (linear, or log / symlog
+when the values span more than two decades; ``norm=`` overrides); every colour bar names its quantity
+and unit.
 
 >>> from hal9.viz import plot_hierarchy, plot_layer_activity, save_figure
 """
@@ -14,14 +19,19 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from hal9.viz._common import NORMS, ColourScale, colour_scale
 from hal9.viz.activity import plot_layer_activity, subsample_indices
 from hal9.viz.hierarchy import DEFAULT_LAYER_NAMES, plot_hierarchy
 from hal9.viz.metrics import plot_compression, plot_phi_partitions
 from hal9.viz.selforg import plot_emergent_hierarchy, plot_feature_space, plot_null_comparison
 from hal9.viz.tactical import plot_cooperation, plot_gantt, plot_scheduler_comparison, plot_utilisation
+from hal9.viz.weights import plot_weight_matrix
 
 __all__ = [
     "DEFAULT_LAYER_NAMES",
+    "NORMS",
+    "ColourScale",
+    "colour_scale",
     "plot_compression",
     "plot_cooperation",
     "plot_emergent_hierarchy",
@@ -33,6 +43,7 @@ __all__ = [
     "plot_phi_partitions",
     "plot_scheduler_comparison",
     "plot_utilisation",
+    "plot_weight_matrix",
     "save_figure",
     "subsample_indices",
 ]

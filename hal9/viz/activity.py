@@ -9,38 +9,16 @@ from typing import Any, Literal
 import numpy as np
 from matplotlib.figure import Figure
 
-from hal9.viz.hierarchy import _as_numpy, _new_figure
+from hal9.viz._common import NORMS, NormName, _as_numpy, _new_figure, colour_scale, subsample_indices
 
 __all__ = ["plot_layer_activity", "subsample_indices"]
 
 _KINDS = ("heatmap", "raster", "mean")
 
 
-def subsample_indices(n: int, m: int) -> np.ndarray:
-    """Return ``min(n, m)`` evenly spaced, strictly increasing indices into ``range(n)``, first and last kept.
-
-    Parameters
-    ----------
-    n : int
-        Number of items (``n >= 1``).
-    m : int
-        Largest number of indices to return (``m >= 1``).
-
-    Returns
-    -------
-    numpy.ndarray
-        int64 indices.
-
-    Shape
-    -----
-    - output: ``(min(n, m),)``
-    """
-    if n <= m:
-        return np.arange(n, dtype=np.int64)
-    if m == 1:
-        return np.zeros(1, dtype=np.int64)
-    # spacing (n-1)/(m-1) > 1, so floor(x + 0.5) never maps two points onto the same index
-    return np.floor(np.linspace(0.0, n - 1, m) + 0.5).astype(np.int64)
+def _is_spikes(data: np.ndarray) -> bool:
+    """True when every entry is 0 or 1 (a spiking layer's recording)."""
+    return bool(np.all((data == 0.0) | (data == 1.0)))
 
 
 def _layer_matrix(key: str, value: Any) -> np.ndarray:
@@ -72,6 +50,9 @@ def plot_layer_activity(
     kind: Literal["heatmap", "raster", "mean"] = "heatmap",
     max_neurons: int = 200,
     title: str | None = None,
+    norm: NormName = "auto",
+    value_label: str | None = None,
+    time_unit: str = "time unit of dt",
 ) -> Figure:
     """Plot recorded activity with one row of axes per layer and a shared time axis.
 
@@ -97,6 +78,17 @@ def plot_layer_activity(
         neurons (first and last kept; see :func:`subsample_indices`). "mean" always averages all neurons.
     title : str, optional
         Figure title.
+    norm : {"auto", "linear", "log", "symlog"}, default "auto"
+        Colour scale of each "heatmap" row, chosen per layer by :func:`hal9.viz.colour_scale`:
+        linear unless the non-zero magnitudes span more than two decades (then log, or symlog for signed
+        data). Signed data (e.g. ``tanh`` rates) get a diverging map with limits ``±max|r|``. Under a log
+        scale, zeros are drawn white.
+    value_label : str, optional
+        Quantity and unit of the colour bars ("heatmap") or of the y axes ("mean"). Default: for a
+        recording of only 0s and 1s (spikes) ``"spikes / step"`` (``"spikes / neuron / step"`` for
+        "mean"), otherwise ``"rate r (a.u.)"`` (``"mean rate r (a.u.)"``).
+    time_unit : str, default "time unit of dt"
+        Unit of ``dt`` for the x axis label (e.g. ``"ms"``).
 
     Returns
     -------
@@ -109,7 +101,7 @@ def plot_layer_activity(
     ValueError
         If ``recordings`` is empty; if ``kind`` is unknown; if ``dt``, ``every`` or ``max_neurons`` is not
         positive; if a recording is not 2-D or 3-D, is empty, or is not real-valued (the message names the
-        layer key).
+        layer key); if ``norm`` is unknown.
 
     Shape
     -----
@@ -131,6 +123,8 @@ def plot_layer_activity(
     >>> len(fig.axes)
     4
     """
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}; got {norm!r}")
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}; got {kind!r}")
     if len(recordings) == 0:
@@ -156,23 +150,29 @@ def plot_layer_activity(
     for ax, (name, data) in zip(axes, layers, strict=True):
         t_rec, n = data.shape
         times = np.arange(t_rec, dtype=np.float64) * step
+        spikes = _is_spikes(data)
         if kind == "mean":
             ax.plot(times, data.mean(axis=1), color="tab:blue", linewidth=1.0)
-            ax.set_ylabel(f"{name}\nmean")
+            default = "spikes / neuron / step" if spikes else "mean rate r (a.u.)"
+            ax.set_ylabel(f"{name}\n{value_label or default}")
             continue
         rows = subsample_indices(n, int(max_neurons))
         shown = f"{rows.size} of {n}" if rows.size < n else f"{n}"
         ax.set_ylabel(f"{name}\nneuron ({shown})")
         if kind == "heatmap":
+            shown_data = data[:, rows].T
+            scale = colour_scale(shown_data, norm)
             image = ax.imshow(
-                data[:, rows].T,
+                shown_data,
                 aspect="auto",
                 origin="lower",
                 interpolation="nearest",
-                cmap="viridis",
+                cmap=scale.cmap,
+                norm=scale.norm,
                 extent=(-0.5 * step, (t_rec - 0.5) * step, -0.5, n - 0.5),
             )
-            fig.colorbar(image, ax=ax, pad=0.01)
+            default = "spikes / step" if spikes else "rate r (a.u.)"
+            fig.colorbar(image, ax=ax, pad=0.01, label=f"{value_label or default}\n{scale.describe()}")
         else:  # raster
             t_idx, col = np.nonzero(data[:, rows])
             ax.scatter(
@@ -186,7 +186,9 @@ def plot_layer_activity(
     bottom.set_xlim(-0.5 * step, (t_max - 0.5) * step)
     for ax in axes[1:]:
         ax.tick_params(labelbottom=False)
-    bottom.set_xlabel(f"time (dt = {dt:g}, recorded every {every} step{'s' if every > 1 else ''})")
+    bottom.set_xlabel(
+        f"time ({time_unit}; dt = {dt:g}, recorded every {every} step{'s' if every > 1 else ''})"
+    )
     if title is not None:
         fig.suptitle(title)
     return fig

@@ -12,11 +12,10 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
+
+from hal9.viz._common import NormName, _as_numpy, _new_figure, draw_matrix
 
 __all__ = ["DEFAULT_LAYER_NAMES", "plot_hierarchy"]
 
@@ -33,29 +32,8 @@ DEFAULT_LAYER_NAMES: tuple[str, ...] = (
     "L9 universal",
 )
 
-# A ratio above which an axis or colour scale switches to logarithmic.
-_LOG_SIZE_RATIO = 100.0  # sizes: max/min > 100
-_LOG_WEIGHT_RATIO = 100.0  # connectivity: non-zero entries span more than 2 decades
-
-
-def _as_numpy(x: Any) -> np.ndarray:
-    """Return ``x`` as a numpy array; torch tensors are detached and copied to the CPU.
-
-    Half-precision tensors (float16, bfloat16) are widened to float32 first, since numpy has no bfloat16.
-    """
-    if hasattr(x, "detach"):  # torch.Tensor, duck-typed so that this module never imports torch
-        t = x.detach().cpu()
-        if t.is_floating_point() and t.dtype.itemsize < 4:
-            t = t.float()
-        return t.numpy()
-    return np.asarray(x)
-
-
-def _new_figure(figsize: tuple[float, float]) -> Figure:
-    """A figure with constrained layout and an Agg canvas attached (no pyplot involved)."""
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
+# Layer sizes: the bar axis switches to logarithmic when max/min > 100.
+_LOG_SIZE_RATIO = 100.0
 
 
 def _layer_ticks(k: int) -> list[str]:
@@ -106,6 +84,7 @@ def plot_hierarchy(
     *,
     names: Sequence[str] | None = None,
     title: str | None = None,
+    norm: NormName = "auto",
 ) -> Figure:
     """Draw the layer sizes and the inter-layer connectivity matrix of a hierarchy.
 
@@ -113,24 +92,28 @@ def plot_hierarchy(
     size and the y tick labels carry the layer names. The x axis is logarithmic when
     ``max(sizes) / min(sizes) > 100``.
 
-    Panel (b) is a heatmap of ``connectivity[i, j]``, the total ``|w|`` from source layer ``j`` (x axis)
-    onto target layer ``i`` (y axis, L1 at the bottom). Zero entries are left blank (white); the colour
-    scale is logarithmic when the non-zero entries span more than two decades. A dashed outline marks the
-    adjacency band ``|i - j| <= 1``, and the panel title reports the total outside it, which is 0 for a
-    hal9 network.
+    Panel (b) is a heatmap of ``connectivity[i, j]``, the total ``|w|`` from source layer ``j``
+    (presynaptic, x axis) onto target layer ``i`` (postsynaptic, y axis), L1 at the bottom left: the
+    convention of every matrix in :mod:`hal9.viz`. Zero entries are left blank (white). The colour scale
+    is chosen by :func:`hal9.viz.colour_scale`: logarithmic when the non-zero entries span more
+    than two decades (``max / P5 > 100``), linear otherwise; the colour bar reads
+    ``"total |w| per layer pair (a.u.); <scale> scale"``. A dashed outline marks the adjacency band
+    ``|i - j| <= 1``, and the panel title reports the total outside it, which is 0 for a hal9 network.
 
     Parameters
     ----------
     sizes : sequence of int
         Number of neurons per layer, L1 first. All entries must be positive integers.
     connectivity : array_like
-        Total absolute synaptic weight per (target, source) layer pair; non-negative and finite.
-        A numpy array, a torch tensor (any device) or a nested sequence.
+        Total absolute synaptic weight per (target, source) layer pair, in the (arbitrary) unit of the
+        weights; non-negative and finite. A numpy array, a torch tensor (any device) or a nested sequence.
     names : sequence of str, optional
         One label per layer. Default: ``DEFAULT_LAYER_NAMES[:K]`` ("L1 reflexive", ...), with ``"L{k}"``
         beyond the ninth layer.
     title : str, optional
         Figure title.
+    norm : {"auto", "linear", "log", "symlog"}, default "auto"
+        Colour scale of panel (b); ``"auto"`` chooses linear or log as above.
 
     Returns
     -------
@@ -141,7 +124,8 @@ def plot_hierarchy(
     ------
     ValueError
         If ``sizes`` is empty or holds a non-positive or non-integer entry; if ``connectivity`` is not
-        ``(K, K)`` or holds negative or non-finite values; if ``names`` does not have ``K`` entries.
+        ``(K, K)`` or holds negative or non-finite values; if ``names`` does not have ``K`` entries; if
+        ``norm`` is unknown, or ``"log"``/``"symlog"`` with an all-zero ``connectivity``.
 
     Shape
     -----
@@ -162,6 +146,8 @@ def plot_hierarchy(
     >>> fig = plot_hierarchy(sizes, conn, title="4-layer hierarchy")
     >>> len(fig.axes)
     3
+    >>> fig.axes[1].get_xlabel(), fig.axes[1].images[0].norm.__class__.__name__
+    ('source layer j (presynaptic)', 'Normalize')
     """
     size_arr = _validate_sizes(sizes)
     k = int(size_arr.size)
@@ -186,39 +172,23 @@ def plot_hierarchy(
     if smax / smin > _LOG_SIZE_RATIO:
         ax_sizes.set_xscale("log")
         ax_sizes.set_xlim(smin / 3.0, smax * 12.0)  # room on the right for the size labels
-        ax_sizes.set_xlabel("neurons (log scale)")
+        ax_sizes.set_xlabel("neurons per layer (log scale)")
     else:
         ax_sizes.set_xlim(0.0, smax * 1.25)
-        ax_sizes.set_xlabel("neurons")
+        ax_sizes.set_xlabel("neurons per layer")
     ax_sizes.set_title("(a) layer sizes")
 
-    # (b) inter-layer connectivity, zeros masked so they render as the colormap's "bad" colour (white)
-    nonzero = conn[conn > 0]
-    if nonzero.size == 0:
-        norm: Normalize = Normalize(vmin=0.0, vmax=1.0)
-        scale = "linear"
-    else:
-        lo, hi = float(nonzero.min()), float(nonzero.max())
-        if hi / lo > _LOG_WEIGHT_RATIO:
-            norm, scale = LogNorm(vmin=lo, vmax=hi), "log"
-        else:
-            norm, scale = Normalize(vmin=0.0, vmax=hi), "linear"
-    cmap = colormaps["viridis"].with_extremes(bad="white")
-    image = ax_conn.imshow(
-        np.ma.masked_equal(conn, 0.0), cmap=cmap, norm=norm, origin="lower", interpolation="nearest"
-    )
+    # (b) inter-layer connectivity [target, source], zeros blank
+    draw_matrix(ax_conn, conn, what="layer", quantity="total |w| per layer pair (a.u.)", norm=norm)
     ticks = _layer_ticks(k)
     ax_conn.set_xticks(ys, labels=ticks)
     ax_conn.set_yticks(ys, labels=ticks)
-    ax_conn.set_xlabel("source layer")
-    ax_conn.set_ylabel("target layer")
     ax_conn.add_patch(
         Polygon(_band_outline(k), closed=True, fill=False, edgecolor="tab:red", linestyle="--", linewidth=1.5)
     )
     ii, jj = np.indices((k, k))
     outside = float(conn[np.abs(ii - jj) > 1].sum())
-    ax_conn.set_title(f"(b) total |w|, target ← source; outside ±1 band: {outside:.3g}")
-    fig.colorbar(image, ax=ax_conn, label=f"total |w| ({scale} scale)")
+    ax_conn.set_title(f"(b) total |w|, target ← source\noutside ±1 band: {outside:.3g}")
 
     if title is not None:
         fig.suptitle(title)

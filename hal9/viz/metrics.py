@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from hal9.viz.hierarchy import _as_numpy, _new_figure
+from hal9.viz._common import _as_numpy, _new_figure
 
 __all__ = ["plot_compression", "plot_phi_partitions"]
 
@@ -35,9 +35,10 @@ def plot_phi_partitions(
     ax.bar(np.arange(v.size), v[order], color=colors)
     if v.size <= 40:
         ax.set_xticks(np.arange(v.size), [labels[i] for i in order], rotation=90, fontsize=7)
+        ax.set_xlabel(f"bipartition (sorted by {measure})")
     else:
         ax.set_xticks([])
-        ax.set_xlabel(f"{v.size} bipartitions, sorted")
+        ax.set_xlabel(f"{v.size} bipartitions, sorted by {measure}")
     ax.set_ylabel(f"{measure} (nats)")
     title = f"{measure} over bipartitions"
     if best is not None:
@@ -63,11 +64,12 @@ def plot_compression(
     ax1.plot(x, w, "o-", label="width ratio n_k / n_k+1")
     ax1.plot(x, p, "s-", label="effective-dimension ratio PR_k / PR_k+1")
     ax1.axhline(target, color="gray", ls="--", label=f"target {target:.3g}")
-    ax1.set_ylabel("ratio")
+    ax1.set_ylabel("ratio (dimensionless)")
     ax1.legend(fontsize=8)
     ax2.bar(x, r, color="tab:green")
     ax2.axhline(0.0, color="black", lw=0.5)
-    ax2.set_ylabel("CV reconstruction R²\n(L_k from L_k+1)")
+    ax2.set_ylabel("CV reconstruction R²\n(L_k from L_k+1; dimensionless)")
     ax2.set_xticks(x, list(pairs))
+    ax2.set_xlabel("layer boundary L_k → L_k+1")
     fig.suptitle("compression per layer boundary")
     return fig

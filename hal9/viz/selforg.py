@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from hal9.viz.hierarchy import _as_numpy, _new_figure
+from hal9.viz._common import NormName, _as_numpy, _new_figure, draw_matrix
 
 __all__ = ["plot_emergent_hierarchy", "plot_feature_space", "plot_null_comparison"]
 
@@ -23,6 +23,11 @@ def _labels_features(labels: Any, features: Any) -> tuple[np.ndarray, np.ndarray
     return lab, feat
 
 
+def _with_unit(name: str) -> str:
+    """``"speed"`` -> ``"speed (a.u.)"``; a name that already carries a unit in parentheses is kept."""
+    return name if "(" in name else f"{name} (a.u.)"
+
+
 def plot_emergent_hierarchy(
     labels: Any,
     features: Any,
@@ -30,18 +35,51 @@ def plot_emergent_hierarchy(
     *,
     feature_names: Sequence[str] = ("speed", "complexity"),
     title: str | None = None,
+    norm: NormName = "auto",
 ) -> Figure:
     """Layer sizes, per-layer feature distributions (box plots) and the inter-layer connectivity heatmap.
 
-    Shape:
-        ``labels``: ``(N,)`` layer index (0 = L1); ``features``: ``(N, F)`` (the first ``len(feature_names)``
-        columns are plotted); ``connectivity``: ``(K, K)`` summed edge weight between layers.
+    The heatmap follows the matrix convention of :mod:`hal9.viz`: source layer ``j`` on the x axis,
+    target layer ``i`` on the y axis, L1 at the bottom left (the emergent graph is undirected, so the
+    matrix is symmetric and both readings agree). Zero entries are blank; the colour scale is linear
+    unless the non-zero entries span more than two decades (``max / P5 > 100``), then logarithmic
+    (:func:`hal9.viz.colour_scale`). Features are dimensionless and labelled "(a.u.)".
+
+    Parameters
+    ----------
+    labels : array_like
+        ``(N,)`` non-negative layer index of each neuron (0 = L1).
+    features : array_like
+        ``(N, F)`` neuron features; the first ``len(feature_names)`` columns get a box-plot panel.
+    connectivity : array_like
+        ``(K, K)`` summed edge weight between (off-diagonal) and inside (diagonal) layers,
+        ``K = max(labels) + 1``; finite.
+    feature_names : sequence of str, default ("speed", "complexity")
+        Names of the plotted feature columns.
+    title : str, optional
+        Figure title.
+    norm : {"auto", "linear", "log", "symlog"}, default "auto"
+        Colour scale of the connectivity heatmap.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``3 + len(feature_names)`` axes (fewer names if ``F`` is smaller): sizes, one box-plot panel per
+        feature, the heatmap and its colour bar.
+
+    Raises
+    ------
+    ValueError
+        If ``features`` is not ``(N, F)`` with ``N = len(labels)``; if a label is negative; if
+        ``connectivity`` is not ``(K, K)`` or not finite; if ``norm`` is unknown.
     """
     lab, feat = _labels_features(labels, features)
     k = int(lab.max()) + 1
     conn = _as_numpy(connectivity).astype(float)
     if conn.shape != (k, k):
         raise ValueError(f"connectivity must be ({k}, {k}) for {k} layers, got {conn.shape}")
+    if not np.all(np.isfinite(conn)):
+        raise ValueError("connectivity must be finite (no NaN or inf)")
     names = list(feature_names)[: feat.shape[1]]
     fig = _new_figure((4.0 * (2 + len(names)), 4.0))
     axes = fig.subplots(1, 2 + len(names))
@@ -49,20 +87,17 @@ def plot_emergent_hierarchy(
     ticks = [f"L{i + 1}" for i in range(k)]
     axes[0].barh(np.arange(k), sizes, color="tab:blue")
     axes[0].set_yticks(np.arange(k), ticks)
-    axes[0].set_xlabel("neurons")
+    axes[0].set_xlabel("neurons per layer")
+    axes[0].set_ylabel("emergent layer")
     axes[0].set_title("layer sizes")
     for ax, (f, name) in zip(axes[1:-1], enumerate(names), strict=True):
         ax.boxplot([feat[lab == i, f] for i in range(k)], orientation="horizontal", tick_labels=ticks)
-        ax.set_xlabel(name)
+        ax.set_xlabel(_with_unit(name))
         ax.set_title(f"{name} per layer")
-    shown = np.where(conn > 0, conn, np.nan)
-    im = axes[-1].imshow(shown, origin="lower", cmap="viridis")
+    draw_matrix(axes[-1], conn, what="layer", quantity="summed edge weight (a.u.)", norm=norm)
     axes[-1].set_xticks(np.arange(k), ticks)
     axes[-1].set_yticks(np.arange(k), ticks)
-    axes[-1].set_xlabel("target layer")
-    axes[-1].set_ylabel("source layer")
-    axes[-1].set_title("edge weight between layers")
-    fig.colorbar(im, ax=axes[-1], shrink=0.8)
+    axes[-1].set_title("edge weight between layers\n(undirected: symmetric)")
     if title:
         fig.suptitle(title)
     return fig
@@ -88,8 +123,8 @@ def plot_feature_space(
     fig = _new_figure((6.0, 5.0))
     ax = fig.add_subplot()
     sc = ax.scatter(feat[idx, x], feat[idx, y], c=lab[idx], cmap="tab10", s=4, vmin=0, vmax=9)
-    ax.set_xlabel(names[0] if len(names) > 0 else f"feature {x}")
-    ax.set_ylabel(names[1] if len(names) > 1 else f"feature {y}")
+    ax.set_xlabel(_with_unit(names[0] if len(names) > 0 else f"feature {x}"))
+    ax.set_ylabel(_with_unit(names[1] if len(names) > 1 else f"feature {y}"))
     ax.set_title(
         f"{lab.size:,} neurons by emergent layer" + (f" ({idx.size:,} shown)" if idx.size < lab.size else "")
     )
@@ -112,8 +147,10 @@ def plot_null_comparison(real: Mapping[str, float], null: Mapping[str, Sequence[
                 [0.3], [vals.mean()], yerr=[vals.std()], fmt="s", color="black", label="null mean ± sd"
             )
         ax.axhline(real[key], color="tab:red", label="real")
-        ax.set_xticks([])
-        ax.set_title(key)
+        ax.set_xticks([0.0, 0.3], ["null runs", "mean ± sd"], fontsize=8)
+        ax.set_xlim(-0.25, 0.55)
+        ax.set_title(key.replace("/", "/\n") if len(key) > 22 else key, fontsize=10)  # no overlap
+    axes[0].set_ylabel("statistic value (dimensionless)")
     axes[0].legend(fontsize=7)
     fig.suptitle("real graph vs null models")
     return fig

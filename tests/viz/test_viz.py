@@ -51,8 +51,9 @@ def test_plot_hierarchy_returns_figure_with_bars_heatmap_and_colorbar() -> None:
     assert [p.get_y() + p.get_height() / 2 for p in ax_sizes.patches] == pytest.approx([0, 1, 2, 3])
     assert [t.get_text() for t in ax_sizes.get_yticklabels()] == list(DEFAULT_LAYER_NAMES[:4])
     assert ax_sizes.get_xscale() == "linear"
-    assert ax_conn.get_xlabel() == "source layer"
-    assert ax_conn.get_ylabel() == "target layer"
+    assert ax_conn.get_xlabel() == "source layer j (presynaptic)"
+    assert ax_conn.get_ylabel() == "target layer i (postsynaptic)"
+    assert fig.axes[2].get_ylabel() == "total |w| per layer pair (a.u.); linear scale"
     assert len(ax_conn.images) == 1
     assert any(isinstance(p, Polygon) for p in ax_conn.patches)  # the ±1 band outline
     assert "outside ±1 band: 0" in ax_conn.get_title()

@@ -37,3 +37,18 @@ def test_compression_panels() -> None:
 def test_bad_input(call, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_axes_name_their_quantity_and_unit() -> None:
+    from tests.viz._figchecks import assert_no_empty_axes
+
+    fig = plot_compression(["L1→L2", "L2→L3"], [2.7, 2.8], [1.0, 0.9], [0.9, 0.5])
+    top, bottom = fig.axes[:2]
+    assert top.get_ylabel() == "ratio (dimensionless)"
+    assert bottom.get_xlabel() == "layer boundary L_k → L_k+1"
+    assert "dimensionless" in bottom.get_ylabel()
+    phi = plot_phi_partitions([0.2, 0.1], ["0|1", "1|0"], measure="Φ_WMS")
+    assert phi.axes[0].get_ylabel() == "Φ_WMS (nats)"
+    assert phi.axes[0].get_xlabel() == "bipartition (sorted by Φ_WMS)"
+    for f in (fig, phi):
+        assert_no_empty_axes(f)

@@ -27,6 +27,8 @@ def test_feature_space_subsamples() -> None:
     fig = plot_feature_space(labels, feats, max_points=40)
     assert fig.axes[0].collections[0].get_offsets().shape == (40, 2)
     assert "40 shown" in fig.axes[0].get_title()
+    assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("speed (a.u.)", "complexity (a.u.)")
+    assert fig.axes[1].get_ylabel() == "layer index (0 = L1)"  # the colour bar
 
 
 def test_null_comparison() -> None:
@@ -35,6 +37,8 @@ def test_null_comparison() -> None:
     )
     assert len(fig.axes) == 2
     assert fig.axes[0].lines[-1].get_ydata()[0] == pytest.approx(0.6)
+    assert fig.axes[0].get_ylabel() == "statistic value (dimensionless)"
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["null runs", "mean ± sd"]
 
 
 @pytest.mark.parametrize(
