@@ -340,7 +340,9 @@ def _solve_cut(P: Tensor, blk: _Blocks, w: int) -> Tensor:
     Sub-matrices of other sizes are embedded with identity padding, whose equations force the padded
     unknowns to 0.
 
-    Shape: ``P`` ``(N, n, n)`` → ``Δ`` ``(N, n, n)``.
+    Shape
+    -----
+    ``P`` ``(N, n, n)`` → ``Δ`` ``(N, n, n)``.
     """
     R = -(P @ blk.FS)
     L22 = _chol(P * blk.Br + blk.pad_r)

@@ -91,8 +91,9 @@ def linear_cka(x: object, y: object, *, method: CKAMethod = "auto") -> float | T
         A float for 2-D inputs, else a float64 tensor of shape ``(...)``. NaN where either input has
         zero variance (CKA is 0/0 there).
 
-    Shape:
-        ``x``: ``(..., n, p)``, ``y``: ``(..., n, q)`` → ``(...)``.
+    Shape
+    -----
+    ``x``: ``(..., n, p)``, ``y``: ``(..., n, q)`` → ``(...)``.
 
     Notes
     -----

@@ -82,7 +82,9 @@ class _Spectral(NamedTuple):
 def _spectral_stack(A: Tensor, sigma: Tensor, same: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``(λ, w, c)`` of the module docstring for a stack of partitions (any number of parts), all batched.
 
-    Shape: ``same`` ``(b, n, n)`` bool (``True`` within a part) → ``λ``, ``w``: ``(b, n)`` (clipped at 0),
+    Shape
+    -----
+    ``same`` ``(b, n, n)`` bool (``True`` within a part) → ``λ``, ``w``: ``(b, n)`` (clipped at 0),
     ``c``: ``(b,)``.
     """
     zero = torch.zeros((), dtype=A.dtype, device=A.device)
@@ -269,7 +271,9 @@ def _maximise_stack(
     root, where ``Ĩ`` is flat: the values agree to ``O(|Ĩ''| (xtol β)²)``. Rows that have not met that
     test after :data:`_NEWTON_MAX_ITER` steps keep their last ``β`` and are flagged ``unconverged``.
 
-    Shape: ``lam``, ``w``: ``(b, n)``; ``c_minus_n``: ``(b,)`` → three ``(b,)`` tensors.
+    Shape
+    -----
+    ``lam``, ``w``: ``(b, n)``; ``c_minus_n``: ``(b,)`` → three ``(b,)`` tensors.
     """
 
     def terms(beta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
