@@ -4,8 +4,8 @@ Usage::
 
     python experiments/rate_hierarchy.py experiments/configs/rate_hierarchy_100k.json [--json]
 
-The config is a :class:`hal9.cli.demo.DemoConfig` (hierarchy, neuron model, steps, batch, seed, device);
-every field becomes an MLflow param. Figures go to ``outputs/<config name>/``.
+The config is a :class:`hal9.experiments.demo.DemoConfig` (hierarchy, neuron model, steps, batch, seed,
+device); every field becomes an MLflow param. Figures go to ``outputs/<config name>/``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from hal9.cli.demo import DemoConfig, format_summary, run_demo
+from hal9.experiments.demo import DemoConfig, format_summary, run_demo
 
 
 def main(argv: list[str] | None = None) -> int:

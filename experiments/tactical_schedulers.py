@@ -4,9 +4,9 @@ Usage::
 
     python experiments/tactical_schedulers.py experiments/configs/tactical_selforg.json [--json]
 
-The config is a :class:`hal9.cli.tactical.TacticalRunConfig` (tasks, units, unit source — random or grouped
-from an emergent L3 layer —, load, failure and crash rates, schedulers, seed); every field becomes an MLflow
-param, every scheduler's metrics are logged as ``<scheduler>.<metric>``. Figures go to
+The config is a :class:`hal9.experiments.tactical.TacticalRunConfig` (tasks, units, unit source — random or
+grouped from an emergent L3 layer —, load, failure and crash rates, schedulers, seed); every field becomes an
+MLflow param, every scheduler's metrics are logged as ``<scheduler>.<metric>``. Figures go to
 ``outputs/<config name>/``.
 """
 
@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from hal9.cli.tactical import TacticalRunConfig, run_and_log
+from hal9.experiments.tactical import TacticalRunConfig, run_and_log
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,1 +1,4 @@
-"""The ``hal9`` command line: ``hal9 demo``, ``hal9 version``."""
+"""The ``hal9`` command line: ``version``, ``demo``, ``metrics``, ``organize``, ``tactical simulate``,
+``serve``, ``worker`` (argument parsing and printing; the work is done by :mod:`hal9.experiments` and
+:mod:`hal9.serve`).
+"""

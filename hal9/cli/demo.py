@@ -1,196 +1,60 @@
-"""``hal9 demo``: a 9-layer designed hierarchy driven through L1, simulated, tracked and plotted."""
+"""``hal9 demo``: argument parsing and printing around :func:`hal9.experiments.demo.run_demo`."""
 
 from __future__ import annotations
 
-import math
-import platform
-import resource
-import time
+import argparse
+import json
+import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from hal9.core import (
-    ConnectivityConfig,
-    HierarchyConfig,
-    RateConfig,
-    adjacency_violation,
-    build_network,
-    layer_name,
-    rate_params,
-    run,
-    sizes_for_total,
-)
-from hal9.core.config import MIN_NORMAL, check_device
-
-__all__ = ["DemoConfig", "demo_config", "run_demo"]
+__all__ = ["add_demo_parser", "run_demo_command"]
 
 
-class DemoConfig(BaseModel):
-    """Everything the demo does, logged to MLflow as params."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    hierarchy: HierarchyConfig
-    neuron: RateConfig
-    steps: int = Field(1000, ge=1)
-    batch: int = Field(1, ge=1)
-    record_every: int = Field(5, ge=1)
-    input_amplitude: float = Field(1.5, allow_inf_nan=False)
-    input_period: float = Field(
-        200.0, ge=MIN_NORMAL, allow_inf_nan=False, description="period of the L1 input modulation, time units"
+def add_demo_parser(sub: Any) -> None:
+    """Add ``demo`` to the CLI's subparsers."""
+    demo = sub.add_parser(
+        "demo",
+        help="build a 9-layer hierarchy, drive L1, simulate, log to MLflow, write figures",
+        description="Build a 9-layer designed hierarchy (ratio e, fan-in 32), drive L1 with a modulated "
+        "input, "
+        "simulate leaky rate neurons, log the run to MLflow and write figures to --outputs.",
     )
-    seed: int = 0
-    device: str = "cpu"
-    dtype: Literal["float32", "float64"] = "float32"
-
-    @field_validator("device")
-    @classmethod
-    def _known_device(cls, v: str) -> str:
-        return check_device(v)
-
-
-def demo_config(
-    neurons: int = 100_000, steps: int = 1000, batch: int = 1, seed: int = 0, device: str | None = None
-) -> DemoConfig:
-    """The default demo: ``neurons`` in 9 designed layers (ratio e), fan-in 16 within + 16 bottom-up."""
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    hierarchy = HierarchyConfig(
-        sizes=sizes_for_total(neurons, 9, math.e),
-        n_layers=9,
-        connectivity=ConnectivityConfig(fan_in_within=16, fan_in_up=16, fan_in_policy="clip", gain=1.0),
+    demo.add_argument("--neurons", type=int, default=100_000, help="total neurons (default 100000)")
+    demo.add_argument("--steps", type=int, default=1000, help="simulation steps (default 1000)")
+    demo.add_argument("--batch", type=int, default=1, help="independent input trials (default 1)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    demo.add_argument(
+        "--outputs", type=Path, default=Path("outputs"), help="figure folder (default outputs/)"
     )
-    return DemoConfig(
-        hierarchy=hierarchy,
-        neuron=RateConfig(tau=10.0, activation="tanh", dt=1.0),
-        steps=steps,
-        batch=batch,
-        seed=seed,
-        device=device,
-        record_every=max(1, steps // 200),
+    demo.add_argument("--experiment", default="hal9-demo", help="MLflow experiment name")
+    demo.add_argument(
+        "--tracking-uri", default=None, help="MLflow tracking URI (default: env or ./mlflow.db)"
     )
+    demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _inputs(cfg: DemoConfig, n1: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """``(T, batch, n_1)``: a fixed random pattern per L1 neuron, amplitude-modulated by a slow sine."""
-    gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-    pattern = torch.randn((cfg.batch, n1), generator=gen, device=device, dtype=dtype)
-    t = torch.arange(cfg.steps, device=device, dtype=dtype) * cfg.neuron.dt
-    envelope = 0.5 * (1 - torch.cos(2 * math.pi * t / cfg.input_period))
-    return cfg.input_amplitude * envelope[:, None, None] * pattern[None]
+def run_demo_command(args: argparse.Namespace) -> int:
+    """Run ``hal9 demo``; returns the exit code (2: bad input, reported on stderr)."""
+    from pydantic import ValidationError
 
+    from hal9.experiments.demo import demo_config, format_summary, run_demo
 
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
-def run_demo(
-    cfg: DemoConfig,
-    *,
-    outputs: Path = Path("outputs"),
-    experiment: str = "hal9-demo",
-    tracking_uri: str | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Build, simulate, plot and log; return the summary (every figure in it is measured here)."""
-    from hal9 import __version__
-    from hal9.tracking import start_run
-    from hal9.viz import plot_hierarchy, plot_layer_activity, save_figure
-
-    device = torch.device(cfg.device)
-    dtype = getattr(torch, cfg.dtype)
-    t0 = time.perf_counter()
-    net = build_network(cfg.hierarchy, seed=cfg.seed, device=device, dtype=dtype)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    build_s = time.perf_counter() - t0
-    params = rate_params(cfg.neuron, net.sizes, device=device, dtype=dtype)
-    inputs = _inputs(cfg, net.sizes[0], device, dtype)
-    layers = list(range(net.n_layers))
-    # warm-up step (allocator, MKL/cuSPARSE setup) so the timed run measures steady state
-    run(net, params, inputs[:2])
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    res = run(net, params, inputs, record=layers, every=cfg.record_every, progress=progress)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    sim_s = time.perf_counter() - t0
-    mean_abs = [float(res.recordings[k].abs().mean()) for k in layers]
-    violation = adjacency_violation(net.weight, net.labels)
-    neuron_steps = net.n_neurons * cfg.batch * cfg.steps
-    syn_updates = net.n_synapses * cfg.batch * cfg.steps
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    summary: dict[str, Any] = {
-        "hal9_version": __version__,
-        "device": _device_name(device),
-        "neurons": net.n_neurons,
-        "synapses": net.n_synapses,
-        "steps": cfg.steps,
-        "batch": cfg.batch,
-        "layers": [
-            {"layer": layer_name(k), "size": net.sizes[k], "mean_abs_rate": mean_abs[k]} for k in layers
-        ],
-        "pm1_violation": violation,
-        "build_s": build_s,
-        "run_s": sim_s,
-        "neuron_steps_per_s": neuron_steps / sim_s,
-        "synaptic_updates_per_s": syn_updates / sim_s,
-        "peak_rss_mb": peak_rss_mb,
-    }
-    outputs.mkdir(parents=True, exist_ok=True)
-    fig_h = plot_hierarchy(net.sizes, net.layer_connectivity().cpu().numpy(), title="hal9 demo hierarchy")
-    recs = {layer_name(k): res.recordings[k][:, 0] for k in layers}
-    fig_a = plot_layer_activity(recs, dt=cfg.neuron.dt, every=cfg.record_every, kind="heatmap")
-    paths = [save_figure(fig_h, outputs / "hierarchy.png"), save_figure(fig_a, outputs / "activity.png")]
-    with start_run(experiment, config=cfg, run_name=f"demo-{net.n_neurons}", tracking_uri=tracking_uri) as tr:
-        metrics = {k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-        metrics |= {f"mean_abs_rate.L{k + 1}": mean_abs[k] for k in layers}
-        tr.log_metrics(metrics)
-        tr.log_metric_series("mean_abs_rate.L1_t", res.layer_means[:, 0, 0].abs().cpu().numpy())
-        for p in paths:
-            tr.log_artifact(p)
-        tr.log_array("layer_means", res.layer_means.cpu().numpy())
-        summary["mlflow"] = {
-            "tracking_uri": tr.tracking_uri,
-            "run_id": tr.run_id,
-            "fallback_path": str(tr.fallback_path) if tr.is_fallback else None,
-        }
-    summary["figures"] = [str(p) for p in paths]
-    return summary
-
-
-def format_summary(summary: dict[str, Any]) -> str:
-    """Human-readable table of a demo summary."""
-    lines = [
-        f"hal9 {summary['hal9_version']} demo on {summary['device']}",
-        f"{summary['neurons']:,} neurons, {summary['synapses']:,} synapses, "
-        f"{summary['steps']} steps x batch {summary['batch']}",
-        "",
-        f"{'layer':<20} {'size':>9} {'mean |rate|':>12}",
-    ]
-    for row in summary["layers"]:
-        lines.append(f"{row['layer']:<20} {row['size']:>9,} {row['mean_abs_rate']:>12.4f}")
-    lines += [
-        "",
-        f"±1 rule violation      {summary['pm1_violation']:.3g} of synaptic weight",
-        f"build time             {summary['build_s']:.3f} s",
-        f"run time               {summary['run_s']:.3f} s",
-        f"neuron-steps/s         {summary['neuron_steps_per_s']:.3e}",
-        f"synaptic updates/s     {summary['synaptic_updates_per_s']:.3e}",
-        f"peak RSS               {summary['peak_rss_mb']:.0f} MiB",
-        f"figures                {', '.join(summary['figures'])}",
-    ]
-    ml = summary["mlflow"]
-    if ml["fallback_path"]:
-        lines.append(f"MLflow unreachable; results written to {ml['fallback_path']}")
-    else:
-        lines.append(f"MLflow run {ml['run_id']} in {ml['tracking_uri']}")
-        uri = ml["tracking_uri"]
-        lines.append(f"open the UI:            mlflow ui --backend-store-uri {uri}")
-    return "\n".join(lines)
+    try:
+        if args.neurons < 9:
+            raise ValueError(f"--neurons must be >= 9 (one per layer), got {args.neurons}")
+        cfg = demo_config(args.neurons, args.steps, args.batch, args.seed, args.device)
+    except (ValueError, ValidationError) as exc:
+        print(f"hal9 demo: error: {exc}", file=sys.stderr)
+        return 2
+    summary = run_demo(
+        cfg,
+        outputs=args.outputs,
+        experiment=args.experiment,
+        tracking_uri=args.tracking_uri,
+        progress=not args.no_progress,
+    )
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0

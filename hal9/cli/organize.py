@@ -1,87 +1,106 @@
-"""``hal9 organize``: self-organization of primordial neurons, or HAL9's reference benchmark."""
+"""``hal9 organize``: argument parsing and printing around :mod:`hal9.experiments.organize`."""
 
 from __future__ import annotations
 
-import resource
-import time
+import argparse
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_organize", "run_reference"]
+__all__ = ["add_organize_parser", "run_organize_command"]
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+def add_organize_parser(sub: Any) -> None:
+    """Add ``organize`` to the CLI's subparsers (``--kernel`` choices from ``OrganizeConfig``)."""
+    from hal9.experiments.options import kernel_names
 
-
-def run_reference(neurons: int, device: str) -> dict[str, Any]:
-    """HAL9's reference work (hashed features, pair rule, 5-bin layers) with every pair evaluated."""
-    from hal9.selforg.reference import hal9_reference_run
-
-    r = hal9_reference_run(neurons, device=device)
-    return {
-        "mode": "hal9-reference",
-        "neurons": r.n,
-        "connections": r.connections,
-        "layer_sizes": [int(s) for s in r.layer_sizes],
-        "timings_s": {
-            "features": r.features_s,
-            "connections": r.connections_s,
-            "layering": r.layering_s,
-            "total": r.total_s,
-        },
-        "device": str(r.device),
-        "peak_rss_mb": _peak_rss_mb(),
-    }
-
-
-def run_organize(
-    config: Any, *, outputs: Path, experiment: str, tracking_uri: str | None, progress: bool
-) -> dict[str, Any]:
-    """Fit :class:`~hal9.selforg.organizer.SelfOrganizer`, plot, log to MLflow; return the summary."""
-    from hal9.cli._logging import log_run
-    from hal9.selforg.organizer import SelfOrganizer
-    from hal9.viz import plot_emergent_hierarchy, plot_feature_space, plot_null_comparison, save_figure
-
-    t0 = time.perf_counter()
-    org = SelfOrganizer(config).fit(progress=progress)
-    total = time.perf_counter() - t0
-    summary = org.summary()
-    summary["timings_s"]["total"] = total
-    summary["peak_rss_mb"] = _peak_rss_mb()
-    lay, pop = org.layering_, org.population_
-    outputs.mkdir(parents=True, exist_ok=True)
-    figures = [
-        save_figure(
-            plot_emergent_hierarchy(lay.labels, pop.features, lay.connectivity), outputs / "emergent.png"
-        ),
-        save_figure(plot_feature_space(lay.labels, pop.features), outputs / "feature_space.png"),
-    ]
-    metrics: dict[str, float] = {
-        "n_layers": lay.n_layers,
-        "modularity": lay.modularity,
-        "pm1_compliance": lay.compliance,
-        "substrate_removed_weight_fraction": org.conversion_.removed_weight_fraction,
-        "peak_rss_mb": summary["peak_rss_mb"],
-        **{f"time.{k}": v for k, v in summary["timings_s"].items()},
-    }
-    if org.null_ is not None:
-        stats = org.null_.stats
-        real = {k: s.real for k, s in stats.items()}
-        null = {k: list(s.null) for k, s in stats.items()}
-        figures.append(save_figure(plot_null_comparison(real, null), outputs / "null_comparison.png"))
-        for key, s in stats.items():
-            metrics[f"null.{key}.margin"] = s.margin
-            metrics[f"null.{key}.z"] = s.z
-    metrics = {k: float(v) for k, v in metrics.items() if v == v and abs(float(v)) != float("inf")}
-    summary["mlflow"] = log_run(
-        experiment,
-        config=config,
-        run_name=f"organize-{config.neurons}",
-        tracking_uri=tracking_uri,
-        metrics=metrics,
-        artifacts=figures,
+    org = sub.add_parser(
+        "organize",
+        help="self-organize primordial neurons into an emergent, null-checked hierarchy "
+        "(or run HAL9's reference work)",
     )
-    summary["events"] = org.events.records()
-    summary["figures"] = [str(f) for f in figures]
-    return summary
+    org.add_argument("--neurons", type=int, default=10_000, help="primordial neurons N (default 10000)")
+    org.add_argument("--k", type=int, default=16, help="partners kept per neuron (default 16)")
+    mode = org.add_mutually_exclusive_group()
+    mode.add_argument("--exact", dest="mode", action="store_const", const="exact", help="exact blocked top-k")
+    mode.add_argument(
+        "--approx",
+        dest="mode",
+        action="store_const",
+        const="approx",
+        help="approximate top-k (default above 20000 neurons)",
+    )
+    org.add_argument("--kernel", choices=kernel_names(), default="hal9")
+    org.add_argument("--layers", type=int, default=None, help="force the number of layers (2..9)")
+    org.add_argument("--null", type=int, default=3, help="null graphs per family (0: skip)")
+    org.add_argument("--device", default="cpu")
+    org.add_argument("--seed", type=int, default=0)
+    org.add_argument(
+        "--hal9-reference", action="store_true", help="run HAL9's reference benchmark work instead"
+    )
+    org.add_argument("--outputs", type=Path, default=Path("outputs"), help="figure folder (default outputs/)")
+    org.add_argument("--experiment", default="hal9-organize", help="MLflow experiment name")
+    org.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: env or ./mlflow.db)")
+    org.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    org.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run_organize_command(args: argparse.Namespace) -> int:
+    """Run ``hal9 organize``; returns the exit code (2: bad input, reported on stderr)."""
+    from pydantic import ValidationError
+
+    from hal9.experiments.organize import OrganizeConfig, ReferenceConfig, run_organize, run_reference
+
+    summary: Any
+    try:
+        if args.hal9_reference:
+            summary = run_reference(ReferenceConfig(neurons=args.neurons, device=args.device))
+        else:
+            cfg = OrganizeConfig(
+                neurons=args.neurons,
+                k=args.k,
+                mode=args.mode or "auto",
+                kernel=args.kernel,
+                n_layers=args.layers,
+                n_null=args.null,
+                seed=args.seed,
+                device=args.device,
+            )
+            summary = run_organize(
+                cfg,
+                outputs=args.outputs,
+                experiment=args.experiment,
+                tracking_uri=args.tracking_uri,
+                progress=not args.no_progress,
+            )
+    except (ValueError, ValidationError) as exc:
+        print(f"hal9 organize: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    if summary.get("mode") == "hal9-reference":
+        t = summary["timings_s"]
+        print(
+            f"HAL9 reference work, {summary['neurons']:,} neurons on {summary['device']}: "
+            f"{summary['connections']:,} connections, layers {summary['layer_sizes']}, "
+            f"{t['total']:.4g} s total ({t['connections']:.4g} s pairs)"
+        )
+        return 0
+    print(
+        f"{summary['neurons']:,} neurons, {summary['edges']:,} edges → {summary['n_layers']} emergent layers"
+    )
+    for row in summary["layers"]:
+        print(
+            f"  {row['layer']:<20} {row['size']:>8,}  speed {row['mean_speed']:.3f}  "
+            f"complexity {row['mean_complexity']:.3f}"
+        )
+    print(f"  modularity {summary['modularity']:.4f}   ±1 violation {summary['pm1_violation']:.3g}")
+    for key, s in summary.get("null", {}).items():
+        stat = f"real {s['real']:.4g}  null {s['null_mean']:.4g} ± {s['null_sd']:.2g}  z {s['z']:.3g}"
+        print(f"  null {key:<28} {stat}")
+    print(f"  {summary['reason']}")
+    print(f"  time {summary['timings_s']['total']:.3f} s, peak RSS {summary['peak_rss_mb']:.0f} MiB")
+    print(f"  figures: {', '.join(summary['figures'])}")
+    return 0

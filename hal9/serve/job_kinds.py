@@ -2,14 +2,16 @@
 L4 tactical coordination (``hal9 tactical simulate`` with one scheduler).
 
 Each kind has a schema factory (bounds from :class:`~hal9.serve.settings.JobLimits`) and a run function
-that imports torch-heavy code only when it runs.
+that imports torch-heavy code only when it runs. The run functions call the recipes of
+:mod:`hal9.experiments` (the same code as the ``hal9`` CLI); option lists (schedulers, measures, criteria,
+kernels) come from where they are declared, never from a copy here.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,7 +29,7 @@ _CHUNK_STEPS = 50
 def simulation_schema(limits: JobLimits) -> type[BaseModel]:
     """Config of a ``simulation`` job: the ``hal9 demo`` hierarchy, bounded, without figures."""
 
-    class SimulationConfig(BaseModel):
+    class SimulationJobConfig(BaseModel):
         """A 9-layer designed hierarchy (ratio e) of leaky rate neurons driven through L1."""
 
         model_config = ConfigDict(extra="forbid", frozen=True)
@@ -40,28 +42,33 @@ def simulation_schema(limits: JobLimits) -> type[BaseModel]:
         input_period: float = Field(200.0, ge=2.0, le=100_000.0, description="period of the L1 input")
         seed: int = _SEED
 
-    return SimulationConfig
+    return SimulationJobConfig
 
 
 def run_simulation(cfg: Any, ctx: JobContext) -> JobResult:
-    """Build the network, drive L1 with a modulated pattern, simulate and summarise each layer."""
+    """Build the demo network and L1 input (:mod:`hal9.experiments.demo`), simulate in cancellable chunks
+    and summarise each layer."""
     import torch
 
-    from hal9.cli.demo import demo_config
     from hal9.core import adjacency_violation, build_network, layer_name, rate_params, run
+    from hal9.experiments.demo import demo_config, demo_inputs
 
-    demo = demo_config(cfg.neurons, cfg.steps, cfg.batch, cfg.seed, ctx.device)
-    neuron = demo.neuron.model_copy(update={"tau": cfg.tau})
+    demo = demo_config(
+        cfg.neurons,
+        cfg.steps,
+        cfg.batch,
+        cfg.seed,
+        ctx.device,
+        tau=cfg.tau,
+        input_amplitude=cfg.input_amplitude,
+        input_period=cfg.input_period,
+    )
     device = torch.device(ctx.device)
     net = build_network(demo.hierarchy, seed=cfg.seed, device=device, dtype=torch.float32)
-    params = rate_params(neuron, net.sizes, device=device, dtype=torch.float32)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-    pattern = torch.randn((cfg.batch, net.sizes[0]), generator=gen, device=device)
-    t = torch.arange(cfg.steps, device=device, dtype=torch.float32) * neuron.dt
-    envelope = 0.5 * (1 - torch.cos(2 * math.pi * t / cfg.input_period))
-    inputs = cfg.input_amplitude * envelope[:, None, None] * pattern[None]
+    params = rate_params(demo.neuron, net.sizes, device=device, dtype=torch.float32)
+    inputs = demo_inputs(demo, net.sizes[0], device, torch.float32)
     layers = list(range(net.n_layers))
-    every = max(1, cfg.steps // 200)
+    every = demo.record_every
     # Chunks of whole recording periods: the checkpoint between chunks is the cancellation boundary,
     # and the concatenated recordings equal those of one run (the state is carried over).
     chunk = every * max(1, math.ceil(_CHUNK_STEPS / every))
@@ -96,6 +103,10 @@ def run_simulation(cfg: Any, ctx: JobContext) -> JobResult:
 
 def organize_schema(limits: JobLimits) -> type[BaseModel]:
     """Config of an ``organize`` job (a bounded :class:`~hal9.selforg.organizer.OrganizeConfig`)."""
+    from hal9.experiments.options import literal_of
+    from hal9.experiments.organize import KERNELS
+
+    Kernel = literal_of(KERNELS)
 
     class OrganizeJobConfig(BaseModel):
         """Self-organize primordial neurons into an emergent, null-checked hierarchy."""
@@ -104,7 +115,7 @@ def organize_schema(limits: JobLimits) -> type[BaseModel]:
 
         neurons: int = Field(500, ge=10, le=limits.max_organize_neurons, description="primordial neurons")
         k: int = Field(8, ge=1, le=limits.max_k, description="partners kept per neuron")
-        kernel: Literal["hal9", "gaussian"] = "hal9"
+        kernel: Kernel = "hal9"  # type: ignore[valid-type]
         bandwidth: float = Field(
             0.1, ge=MIN_NORMAL, le=100.0, allow_inf_nan=False, description="gaussian kernel bandwidth"
         )
@@ -124,12 +135,13 @@ def organize_schema(limits: JobLimits) -> type[BaseModel]:
 
 
 def run_organize(cfg: Any, ctx: JobContext) -> JobResult:
-    """Fit :class:`~hal9.selforg.organizer.SelfOrganizer` and return its summary."""
-    from hal9.selforg.organizer import OrganizeConfig, SelfOrganizer
+    """Fit :class:`~hal9.selforg.organizer.SelfOrganizer` (:func:`hal9.experiments.organize.fit_organizer`)
+    and return its summary."""
+    from hal9.experiments.organize import OrganizeConfig, fit_organizer
 
     config = OrganizeConfig(**cfg.model_dump(), mode="exact", device=ctx.device)
     ctx.checkpoint()
-    org = SelfOrganizer(config).fit()
+    org = fit_organizer(config).organizer
     ctx.checkpoint()
     summary = org.summary()
     lay = org.layering_
@@ -146,8 +158,16 @@ _Entry = Annotated[float, Field(ge=-10.0, le=10.0, allow_inf_nan=False)]
 
 
 def metrics_schema(limits: JobLimits) -> type[BaseModel]:
-    """Config of a ``metrics`` job: integrated information of ``X_t = A X_{t−1} + E_t``."""
+    """Config of a ``metrics`` job: integrated information of ``X_t = A X_{t−1} + E_t``.
+
+    ``measure`` and ``criterion`` are enums of the names :mod:`hal9.metrics` declares (read when the schema
+    is built, so registered measures are included).
+    """
+    from hal9.experiments.options import criterion_names, literal_of, measure_names
+
     n_max = limits.max_metrics_n
+    MeasureName = literal_of(measure_names())
+    CriterionName = literal_of(criterion_names())
 
     class MetricsConfig(BaseModel):
         """Φ of a stable linear-Gaussian VAR(1) system with identity noise covariance."""
@@ -157,8 +177,8 @@ def metrics_schema(limits: JobLimits) -> type[BaseModel]:
         A: list[Annotated[list[_Entry], Field(min_length=2, max_length=n_max)]] = Field(
             ..., min_length=2, max_length=n_max, description="square coupling matrix, spectral radius < 1"
         )
-        measure: Literal["mi", "wms", "r", "si", "geometric", "star"] = "wms"
-        criterion: Literal["min", "normalised"] = "min"
+        measure: MeasureName = "wms"  # type: ignore[valid-type]
+        criterion: CriterionName = "min"  # type: ignore[valid-type]
 
         @model_validator(mode="after")
         def _stable_square(self) -> MetricsConfig:
@@ -176,30 +196,33 @@ def metrics_schema(limits: JobLimits) -> type[BaseModel]:
 
 
 def run_metrics(cfg: Any, ctx: JobContext) -> JobResult:
-    """Compute :func:`~hal9.metrics.integrated_information` of ``cfg.A``."""
+    """Compute :func:`~hal9.metrics.integrated_information` of ``cfg.A``
+    (:func:`hal9.experiments.metrics_report.measure_integration`)."""
     import torch
 
-    from hal9.metrics import integrated_information
+    from hal9.experiments.metrics_report import measure_integration
 
-    t0 = time.perf_counter()
-    res = integrated_information(
-        torch.tensor(cfg.A, dtype=torch.float64), measure=cfg.measure, criterion=cfg.criterion
-    )
-    seconds = time.perf_counter() - t0
+    data = {"A": torch.tensor(cfg.A, dtype=torch.float64)}
+    row = measure_integration(data, cfg.measure, criterion=cfg.criterion)
     summary = {
-        "value_nats": res.value,
-        "measure": res.measure,
-        "partition": [list(p) for p in res.partition],
-        "normalised": res.normalised,
-        "partitions_evaluated": res.n_partitions_evaluated,
-        "method": res.method,
-        "seconds": seconds,
+        "value_nats": row["value_nats"],
+        "measure": cfg.measure,
+        "partition": row["partition"],
+        "normalised": row["normalised"],
+        "partitions_evaluated": row["partitions_evaluated"],
+        "method": row["method"],
+        "seconds": row["seconds"],
     }
-    return JobResult(summary=summary, metrics={"value_nats": float(res.value), "seconds": seconds})
+    metrics = {"value_nats": float(row["value_nats"]), "seconds": row["seconds"]}
+    return JobResult(summary=summary, metrics=metrics)
 
 
 def tactical_schema(limits: JobLimits) -> type[BaseModel]:
-    """Config of a ``tactical`` job: a bounded subset of :class:`hal9.cli.tactical.TacticalRunConfig`."""
+    """Config of a ``tactical`` job: a bounded ``hal9.experiments.tactical.TacticalRunConfig``.
+
+    Random units and one ``scheduler`` (:data:`hal9.tactical.Scheduler`).
+    """
+    from hal9.tactical.models import Scheduler
 
     class TacticalJobConfig(BaseModel):
         """L4 contract-net coordination of a seeded random workload on random L3 units."""
@@ -208,7 +231,7 @@ def tactical_schema(limits: JobLimits) -> type[BaseModel]:
 
         tasks: int = Field(500, ge=1, le=limits.max_tactical_tasks, description="tasks in the workload")
         units: int = Field(16, ge=1, le=limits.max_tactical_units, description="L3 units (random)")
-        scheduler: Literal["auto", "auction", "hungarian", "greedy", "edf", "round_robin"] = "auto"
+        scheduler: Scheduler = "auto"
         failure_rate: float = Field(0.0, ge=0.0, lt=1.0, description="P(a task attempt fails)")
         seed: int = _SEED
 
@@ -216,8 +239,8 @@ def tactical_schema(limits: JobLimits) -> type[BaseModel]:
 
 
 def run_tactical(cfg: Any, ctx: JobContext) -> JobResult:
-    """Run :func:`hal9.cli.tactical.run_tactical_experiment` with one scheduler and random units."""
-    from hal9.cli.tactical import TacticalRunConfig, run_tactical_experiment
+    """Run :func:`hal9.experiments.tactical.run_tactical_experiment` with one scheduler and random units."""
+    from hal9.experiments.tactical import TacticalRunConfig, run_tactical_experiment
     from hal9.serve.jobs import json_safe
 
     run_cfg = TacticalRunConfig(

@@ -1,7 +1,7 @@
 """L4 tactical coordination: goals from L5 become scheduled, resource-allocated work on L3 units.
 
-* :mod:`~hal9.tactical.models` — validated ``Goal`` / ``Task`` / ``TaskTemplate`` / ``Unit`` and the
-  ``SimulationConfig``;
+* :mod:`~hal9.tactical.models` — validated ``Goal`` / ``Task`` / ``TaskTemplate`` / ``Unit``, the
+  ``SimulationConfig`` and the scheduler names (``Scheduler``, ``SCHEDULERS``);
 * :mod:`~hal9.tactical.messages` — typed messages, the ±1 routing rule, the message log;
 * :mod:`~hal9.tactical.assignment` — ``assign(cost, method=…)``: ε-auction (torch), greedy, Hungarian;
 * :mod:`~hal9.tactical.simulation` — the contract-net protocol as a seeded discrete-event simulation;
@@ -12,11 +12,14 @@
 from hal9.tactical.assignment import Assignment, assign
 from hal9.tactical.dag import topological_order
 from hal9.tactical.messages import LayerRoutingError, Message, MessageLog, MessageType, check_route
-from hal9.tactical.models import Goal, SimulationConfig, Task, TaskTemplate, Unit
+from hal9.tactical.models import SCHEDULERS, Goal, Scheduler, SimulationConfig, Task, TaskTemplate, Unit
 from hal9.tactical.results import SimulationResult, TaskState, jain_index
 from hal9.tactical.simulation import Reason, TacticalSimulation
+from hal9.tactical.units import units_from_layer
+from hal9.tactical.workload import random_units, random_workload
 
 __all__ = [
+    "SCHEDULERS",
     "Assignment",
     "Goal",
     "LayerRoutingError",
@@ -24,6 +27,7 @@ __all__ = [
     "MessageLog",
     "MessageType",
     "Reason",
+    "Scheduler",
     "SimulationConfig",
     "SimulationResult",
     "TacticalSimulation",
@@ -34,5 +38,8 @@ __all__ = [
     "assign",
     "check_route",
     "jain_index",
+    "random_units",
+    "random_workload",
     "topological_order",
+    "units_from_layer",
 ]

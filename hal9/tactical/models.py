@@ -14,7 +14,7 @@ resource vectors are dimensionless.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -28,7 +28,15 @@ from pydantic import (
 
 from hal9.core.config import MIN_NORMAL, check_device
 
-__all__ = ["Goal", "SimulationConfig", "Task", "TaskTemplate", "Unit"]
+__all__ = ["SCHEDULERS", "Goal", "Scheduler", "SimulationConfig", "Task", "TaskTemplate", "Unit"]
+
+#: How L4 plans a scheduling round (see :mod:`hal9.tactical.policies`): ``auto`` (exact Hungarian for small
+#: rounds, ε-auction for large ones or on CUDA), ``auction``, ``hungarian``, ``greedy`` (assignment problems),
+#: ``edf`` (earliest deadline first) and ``round_robin`` (baselines). The one declaration of the scheduler
+#: names: CLI choices, service schemas and experiment configs derive from it.
+Scheduler = Literal["auto", "auction", "hungarian", "greedy", "edf", "round_robin"]
+#: ``typing.get_args(Scheduler)``: the scheduler names, in declaration order.
+SCHEDULERS: tuple[Scheduler, ...] = get_args(Scheduler)
 
 
 def _finite_nonneg(v: tuple[float, ...]) -> tuple[float, ...]:
@@ -152,7 +160,7 @@ class SimulationConfig(_Frozen):
     the probability that an awarded unit never acknowledges (the award times out after ``ack_timeout``).
     """
 
-    scheduler: Literal["auto", "auction", "hungarian", "greedy", "edf", "round_robin"] = "auto"
+    scheduler: Scheduler = "auto"
     round_interval: float = Field(0.25, ge=0, allow_inf_nan=False)
     failure_rate: float = Field(0.0, ge=0, lt=1, description="P(attempt fails on its unit)")
     crash_rate: float = Field(0.0, ge=0, allow_inf_nan=False, description="unit crashes per time unit")

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hal9.cli.metrics import load_input, parse_partition
+from hal9.cli.metrics import parse_partition
+from hal9.experiments.metrics_report import WMS_NOTE, load_input
 from tests.cli.conftest import run_hal9
 
 
@@ -91,3 +92,22 @@ def test_parsers(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("1,2")
     with pytest.raises(ValueError, match=r"\.npy or \.npz"):
         load_input(tmp_path / "x.csv")
+
+
+def test_wms_note_after_the_value_in_text_and_json(tmp_path: Path) -> None:
+    """Φ_WMS can be negative: the text output says so right after the value, the JSON in ``notes``."""
+    np.savez(
+        tmp_path / "ff.npz", A=np.array([[0.4, 0.4], [0.4, 0.4]]), noise_cov=np.array([[1, 0.9], [0.9, 1]])
+    )
+    proc = _run(["--input", "ff.npz", "--measure", "wms", "--measure", "r"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[:1] == ["wms"])
+    assert float(lines[at].split()[1]) < 0  # this system's Φ_WMS is negative (≈ −0.447 nats)
+    assert lines[at + 1] == f"  note: {WMS_NOTE}"
+    assert sum("note:" in line for line in lines) == 1
+    proc = _run(["--input", "ff.npz", "--measure", "mi", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["notes"] == []
+    proc = _run(["--input", "ff.npz", "--json"], tmp_path)
+    assert json.loads(proc.stdout)["notes"] == [WMS_NOTE]
