@@ -18,6 +18,17 @@ __all__ = ["add_metrics_parser", "format_metrics", "parse_partition", "run_metri
 _FLAGS = {"measures": "--measure"}
 
 
+def _criterion(value: str) -> str:
+    """``--criterion``: an old spelling is mapped to the new one, with a note on stderr."""
+    from hal9.experiments.options import criterion_aliases as aliases
+
+    new = aliases().get(value)
+    if new is None:
+        return value
+    print(f"hal9 metrics: --criterion {value} is deprecated; use --criterion {new}", file=sys.stderr)
+    return new
+
+
 def add_metrics_parser(sub: Any) -> None:
     """Add ``metrics`` to the CLI's subparsers."""
     from hal9.experiments.options import criterion_names, measure_names
@@ -40,9 +51,17 @@ def add_metrics_parser(sub: Any) -> None:
         choices=measure_names(),
         help="integration measure (repeatable; default wms); Φ_WMS can be negative",
     )
-    met.add_argument("--criterion", choices=criterion_names(), default="min", help="MIB criterion")
     met.add_argument(
-        "--partition", default=None, help="fixed bipartition, e.g. '0,1|2,3' (default: MIB search)"
+        "--criterion",
+        type=_criterion,
+        choices=criterion_names(),
+        default="min",
+        help="MIB criterion ('normalised' is accepted until hal9 0.2.0)",
+    )
+    met.add_argument(
+        "--partition",
+        default=None,
+        help="fixed partition, e.g. '0,1|2,3' or '0|1|2' (default: MIB search over bipartitions)",
     )
     met.add_argument("--seed", type=int, default=0)
     met.add_argument("--outputs", type=Path, default=Path("outputs"), help="figure folder (default outputs/)")
@@ -51,29 +70,36 @@ def add_metrics_parser(sub: Any) -> None:
     met.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
 
 
-def parse_partition(text: str | None) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-    """``"0,1|2,3"`` → ``((0, 1), (2, 3))``; ``None`` → ``None``.
+def parse_partition(text: str | None) -> tuple[tuple[int, ...], ...] | None:
+    """``"0,1|2,3"`` → ``((0, 1), (2, 3))``; ``"0|1|2"`` → ``((0,), (1,), (2,))`` (any ``K ≥ 2`` parts);
+    ``None`` → ``None``.
 
     Raises
     ------
     ValueError
-        Naming ``--partition``, unless ``text`` is two comma-separated integer lists joined by ``|``.
+        Naming ``--partition``, unless ``text`` is two or more non-empty comma-separated integer lists
+        joined by ``|`` (whether they cover the nodes is checked with the system's size).
 
     Examples
     --------
     >>> parse_partition("0,2|1,3")
     ((0, 2), (1, 3))
+    >>> parse_partition("0|1|2")
+    ((0,), (1,), (2,))
     """
     if text is None:
         return None
+    usage = f"--partition must look like '0,1|2,3' (two or more parts), got {text!r}"
     parts = text.split("|")
-    if len(parts) != 2:
-        raise ValueError(f"--partition must look like '0,1|2,3', got {text!r}")
+    if len(parts) < 2:
+        raise ValueError(usage)
     try:
-        a, b = (tuple(int(i) for i in p.split(",") if i.strip()) for p in parts)
+        out = tuple(tuple(int(i) for i in p.split(",") if i.strip()) for p in parts)
     except ValueError as exc:
-        raise ValueError(f"--partition must look like '0,1|2,3', got {text!r}") from exc
-    return a, b
+        raise ValueError(usage) from exc
+    if any(not p for p in out):
+        raise ValueError(usage)
+    return out
 
 
 def _config_error(exc: Any) -> str:

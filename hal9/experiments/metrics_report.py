@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hal9.core import renamed_value
 from hal9.experiments._tracking import MlflowRef, log_run
-from hal9.experiments.options import criterion_names, measure_names
+from hal9.experiments.options import criterion_aliases, criterion_names, measure_names
 
 __all__ = [
     "FIGURE_MAX_N",
@@ -40,7 +41,7 @@ WMS_NOTE = (
     "PLoS Comput Biol 7:e1001052)"
 )
 
-Partition = tuple[tuple[int, ...], tuple[int, ...]]
+Partition = tuple[tuple[int, ...], ...]
 
 
 class MetricsReportConfig(BaseModel):
@@ -60,7 +61,7 @@ class MetricsReportConfig(BaseModel):
     measures : tuple of str
         Integration measures of ``input`` (names from :func:`hal9.experiments.options.measure_names`).
     criterion : str
-        MIB criterion, ``"min"`` or ``"normalised"``.
+        MIB criterion, ``"min"`` or ``"normalized"`` (``"normalised"`` is accepted until hal9 0.2.0).
     partition : ((int, ...), (int, ...)) or None
         A fixed bipartition; ``None``: search the minimum information bipartition.
     seed : int
@@ -90,6 +91,7 @@ class MetricsReportConfig(BaseModel):
     @field_validator("criterion")
     @classmethod
     def _known_criterion(cls, v: str) -> str:
+        v = renamed_value(v, criterion_aliases(), field="criterion")
         if v not in (known := criterion_names()):
             raise ValueError(f"unknown criterion {v!r}; one of {', '.join(known)}")
         return v
@@ -106,7 +108,7 @@ class IntegrationRow(TypedDict):
 
     value_nats: float
     partition: list[list[int]]
-    normalised: float | None
+    normalized: float | None
     method: str
     partitions_evaluated: int
     seconds: float
@@ -208,7 +210,7 @@ def measure_integration(
     return {
         "value_nats": r.value,
         "partition": [list(p) for p in r.partition],
-        "normalised": r.normalised,
+        "normalized": r.normalized,
         "method": r.method,
         "partitions_evaluated": r.n_partitions_evaluated,
         "seconds": time.perf_counter() - t0,

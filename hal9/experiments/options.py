@@ -8,10 +8,10 @@ names are :data:`hal9.tactical.SCHEDULERS`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
-__all__ = ["criterion_names", "kernel_names", "literal_of", "measure_names"]
+__all__ = ["criterion_aliases", "criterion_names", "kernel_names", "literal_of", "measure_names"]
 
 
 def measure_names() -> tuple[str, ...]:
@@ -36,11 +36,24 @@ def criterion_names() -> tuple[str, ...]:
     Examples
     --------
     >>> criterion_names()
-    ('min', 'normalised')
+    ('min', 'normalized')
     """
     from hal9.metrics import Criterion
 
     return tuple(get_args(Criterion))
+
+
+def criterion_aliases() -> Mapping[str, str]:
+    """Old spellings of criteria still accepted (old → new): :data:`hal9.metrics.CRITERION_ALIASES`.
+
+    Examples
+    --------
+    >>> dict(criterion_aliases())
+    {'normalised': 'normalized'}
+    """
+    from hal9.metrics import CRITERION_ALIASES
+
+    return CRITERION_ALIASES
 
 
 def kernel_names() -> tuple[str, ...]:
@@ -71,8 +84,8 @@ def literal_of(names: Sequence[str]) -> Any:
 
     Examples
     --------
-    >>> get_args(literal_of(("min", "normalised")))
-    ('min', 'normalised')
+    >>> get_args(literal_of(("min", "normalized")))
+    ('min', 'normalized')
     """
     values = tuple(names)
     if not values:

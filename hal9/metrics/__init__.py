@@ -29,6 +29,7 @@ from hal9.metrics.gaussian import (
 )
 from hal9.metrics.geometric import phi_geometric, phi_geometric_batch
 from hal9.metrics.integration import (
+    CRITERION_ALIASES,
     Criterion,
     IntegrationResult,
     Measure,
@@ -55,6 +56,7 @@ from hal9.metrics.similarity import AlignmentResult, adjacent_alignment, layer_c
 from hal9.metrics.star import mismatched_information, phi_star, phi_star_batch
 
 __all__ = [
+    "CRITERION_ALIASES",
     "PCI_PARSES",
     "AlignmentResult",
     "BoundaryReport",

@@ -33,7 +33,7 @@ CHUNK_BYTES = 256 * 2**20
 #: Number of (n, n) temporaries held per mask in :func:`linear_terms`.
 _TEMPS_PER_MASK = 8
 #: Smallest normalisation ``K(B)`` (nats) that is divided by: bipartitions with ``K(B) ≤ K_MIN`` score
-#: ``+inf`` under ``criterion="normalised"`` and report no normalised value. The cutoff is JIDT's
+#: ``+inf`` under ``criterion="normalized"`` and report no normalised value. The cutoff is JIDT's
 #: (``IntegratedMeasureCalculatorGaussian``, which scores ``K < 1e-12`` as ``+inf``).
 K_MIN = 1e-12
 
@@ -151,7 +151,7 @@ def partition_values(stats: LinearStats, parts: Partition, measure: str) -> tupl
         return _logdet1(_sub(stats.present, idx[j], idx[j]) - W.mT @ W, "Σ(M^j_t | M^i_{t-1})")
 
     k_parts = len(parts)
-    K = _normaliser(parts, ld_f)
+    K = _normalizer(parts, ld_f)
     own = [cond(k, k) for k in range(k_parts)]
     if measure == "si":
         return 0.5 * (sum(own) - stats.ld_cond), K
@@ -169,9 +169,9 @@ def partition_values(stats: LinearStats, parts: Partition, measure: str) -> tupl
     raise ValueError(f"measure must be 'wms', 'r' or 'si' here, got {measure!r}")
 
 
-def partition_normaliser(stats: LinearStats, parts: Partition) -> float:
+def partition_normalizer(stats: LinearStats, parts: Partition) -> float:
     """``K(P) = (K − 1) min_k ½ (|M^k| ln 2πe + ln det Cov(M^k_t))`` (nats) of one partition (see above)."""
-    return _normaliser(
+    return _normalizer(
         parts, [_logdet1(_sub(stats.present, i, i), "Cov(X_t)") for i in _part_indices(stats, parts)]
     )
 
@@ -188,7 +188,7 @@ def _logdet1(M: Tensor, what: str) -> float:
     return float(2.0 * torch.log(torch.diagonal(_chol(M, what))).sum())
 
 
-def _normaliser(parts: Partition, ld_present: list[float]) -> float:
+def _normalizer(parts: Partition, ld_present: list[float]) -> float:
     """``(K − 1) min_k ½ (|M^k| ln 2πe + ln det Cov(M^k_t))`` from the parts' log-determinants."""
     entropies = [0.5 * (len(p) * LOG_2PIE + ld) for p, ld in zip(parts, ld_present, strict=True)]
     return (len(parts) - 1) * min(entropies)
@@ -227,7 +227,7 @@ def exhaustive_search(
             best_s = float(s[j])
             best = (masks[j].clone(), float(vals[j]), float(K[j]))
     if best is None:
-        raise ValueError("criterion='normalised' is undefined: K(B) <= 1e-12 for every bipartition")
+        raise ValueError("criterion='normalized' is undefined: K(B) <= 1e-12 for every bipartition")
     return best[0], best[1], best[2], n_bipartitions(n)
 
 
@@ -257,7 +257,7 @@ def exhaustive_linear(stats: LinearStats, measure: str, criterion: str) -> tuple
 
     Bipartition ``c ∈ [1, 2^(n−1))`` is ``(M¹ = c, M² = 2^n − 1 − c)``; as ``c`` runs up, ``M²`` runs down
     through ``[2^(n−1), 2^n − 1)``, so every table is read as two contiguous slices (one reversed) — no
-    index tensors. ``K`` is only tabulated for ``criterion="normalised"``.
+    index tensors. ``K`` is only tabulated for ``criterion="normalized"``.
 
     Returns ``(best mask (n,), Φ at best, K at best, 2^(n−1) − 1)``; ties keep the lowest mask number.
     """
@@ -303,7 +303,7 @@ def exhaustive_linear(stats: LinearStats, measure: str, criterion: str) -> tuple
         s = score(vals, K, criterion)
         j = int(torch.argmin(s))
         if not bool(torch.isfinite(s[j])):
-            raise ValueError("criterion='normalised' is undefined: K(B) <= 1e-12 for every bipartition")
+            raise ValueError("criterion='normalized' is undefined: K(B) <= 1e-12 for every bipartition")
         code, value, k = j + 1, float(vals[j]), float(K[j])
     mask = torch.tensor([(code >> i) & 1 for i in range(n)], dtype=torch.bool, device=stats.past.device)
     return mask, value, k, n_bipartitions(n)
@@ -401,6 +401,6 @@ def heuristic_search(
         if ms < best_s:
             best, best_s = m, ms
     if not math.isfinite(best_s):
-        raise ValueError("criterion='normalised' is undefined: K(B) <= 1e-12 for every bipartition tried")
+        raise ValueError("criterion='normalized' is undefined: K(B) <= 1e-12 for every bipartition tried")
     vals, K = evaluate(best[None, :])
     return best, float(vals[0]), float(K[0]), evaluated + 1

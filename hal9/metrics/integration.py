@@ -26,7 +26,7 @@ the same two scans); partitions with ``2 < K < n`` parts are only evaluated when
 with ``K(P) = (K − 1) min_k H(M^k_t)``, which for Gaussian parts is
 ``(K − 1) min_k ½ ln((2πe)^{|M^k|} det Σ(M^k))`` (PhiToolbox ``SI_Gauss.m``: ``(N_c − 1) min(H_p)``;
 JIDT's ``computeNormalizationFactor`` omits ``K − 1``, the same for bipartitions); the reported value is
-the un-normalised ``Φ`` there (``criterion="normalised"``). ``criterion="min"`` minimises ``Φ(P)``
+the un-normalised ``Φ`` there (``criterion="normalized"``). ``criterion="min"`` minimises ``Φ(P)``
 itself. Differential entropies can be ``≤ 0``; partitions with ``K(P) ≤ 1e-12`` cannot be normalised and
 are skipped by the normalised search (JIDT's cutoff). The tests check the normalised MIB against an
 independent NumPy/SciPy brute force of ``Φ/K``.
@@ -59,13 +59,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal, get_args
 
 import torch
 from torch import Tensor
 
+from hal9.core import renamed_value, warn_renamed
 from hal9.metrics import _phi_linear as _pl
 from hal9.metrics._arrays import as_tensor
 from hal9.metrics._checks import optional_positive_int, positive_int
@@ -100,7 +102,9 @@ __all__ = [
 
 #: The built-in measures (their registry entries cannot be removed or replaced).
 Measure = Literal["mi", "wms", "r", "si", "geometric", "star"]
-Criterion = Literal["min", "normalised"]
+Criterion = Literal["min", "normalized"]
+#: Old spellings of criteria, accepted with a ``DeprecationWarning`` until hal9 0.2.0.
+CRITERION_ALIASES: Mapping[str, str] = MappingProxyType({"normalised": "normalized"})
 Method = Literal["auto", "exhaustive", "heuristic"]
 _LINEAR = ("wms", "r", "si")
 #: ``fn(A, noise_cov, partition) -> Φ`` (nats) for one partition with any number of parts.
@@ -254,7 +258,7 @@ class IntegrationResult:
     partition : tuple of tuple of int
         Canonical partition (sorted parts, ordered by their smallest node): a bipartition, the atomic
         partition or the given one; ``((0, …, n−1),)`` for ``"mi"``.
-    normalised : float or None
+    normalized : float or None
         ``Φ / K(P)`` with ``K(P) = (K − 1) min_k H(M^k_t)`` (None for ``"mi"`` or when ``K(P) ≤ 1e-12``).
     n_partitions_evaluated : int
         Partitions evaluated by the search (1 for a given partition, 0 for ``"mi"``).
@@ -265,15 +269,22 @@ class IntegrationResult:
     value: float
     measure: str
     partition: Partition
-    normalised: float | None
+    normalized: float | None
     n_partitions_evaluated: int
     method: str
+
+    @property
+    def normalised(self) -> float | None:
+        """Deprecated spelling of :attr:`normalized` (until hal9 0.2.0)."""
+        warn_renamed("IntegrationResult.normalised", "IntegrationResult.normalized", what="attribute")
+        return self.normalized
 
 
 def _check_options(
     measure: object, criterion: object, method: object, exhaustive_max_n: object, include_atomic: object
-) -> MeasureSpec:
+) -> tuple[MeasureSpec, str]:
     spec = get_measure(measure)  # type: ignore[arg-type]
+    criterion = renamed_value(criterion, CRITERION_ALIASES, field="criterion")
     if criterion not in get_args(Criterion):
         raise ValueError(f"criterion must be one of {get_args(Criterion)}, got {criterion!r}")
     if method not in get_args(Method):
@@ -281,7 +292,7 @@ def _check_options(
     optional_positive_int("exhaustive_max_n", exhaustive_max_n)
     if not isinstance(include_atomic, bool):
         raise ValueError(f"include_atomic must be True or False, got {include_atomic!r}")
-    return spec
+    return spec, criterion  # type: ignore[return-value]
 
 
 def _logdet(M: Tensor) -> float:
@@ -363,7 +374,7 @@ def _solve(
             return float(vals[0]), float(K[0])
         if linear:
             return _pl.partition_values(stats, parts, measure)
-        return float(spec.fn(A, Q, parts)), _pl.partition_normaliser(stats, parts)
+        return float(spec.fn(A, Q, parts)), _pl.partition_normalizer(stats, parts)
 
     if partition is not None:
         parts = validate_partition(partition, n)
@@ -420,7 +431,7 @@ def integrated_information(
         ``[0, 0, 1, 2]`` (see :func:`hal9.metrics.partitions.validate_partition`). When omitted, the
         minimum information partition is searched over the bipartitions (and the atomic partition with
         ``include_atomic=True``).
-    criterion : {"min", "normalised"}
+    criterion : {"min", "normalized"}
         MIB objective: ``Φ(P)`` or Barrett–Seth ``Φ(P)/K(P)``, ``K(P) = (K − 1) min_k H(M^k_t)``; the
         value reported is ``Φ`` at the MIB.
     method : {"auto", "exhaustive", "heuristic"}
@@ -466,7 +477,7 @@ def integrated_information(
     >>> round(r.value, 6) == round(0.5 * math.log(1.64), 6), r.partition
     (True, ((0,), (1,)))
     """
-    spec = _check_options(measure, criterion, method, exhaustive_max_n, include_atomic)
+    spec, crit = _check_options(measure, criterion, method, exhaustive_max_n, include_atomic)
     A = as_tensor(A, "A")
     if A.ndim != 2:
         raise ValueError(f"A must be an (n, n) matrix, got shape {tuple(A.shape)}")
@@ -483,7 +494,7 @@ def integrated_information(
         Q,
         spec=spec,
         partition=partition,
-        criterion=criterion,
+        criterion=crit,
         method=method,
         exhaustive_max_n=exhaustive_max_n,
         include_atomic=include_atomic,
@@ -527,7 +538,7 @@ def integrated_information_from_data(
     -----
     ``x``: ``(T, n)`` or ``(B, T, n)``.
     """
-    spec = _check_options(measure, criterion, method, exhaustive_max_n, include_atomic)
+    spec, crit = _check_options(measure, criterion, method, exhaustive_max_n, include_atomic)
     x = as_tensor(x, "x")
     if x.ndim not in (2, 3):
         raise ValueError(f"x must be a (T, n) or (B, T, n) array, got shape {tuple(x.shape)}")
@@ -551,7 +562,7 @@ def integrated_information_from_data(
                 cond,
                 spec=spec,
                 partition=partition,
-                criterion=criterion,
+                criterion=crit,
                 method=method,
                 exhaustive_max_n=exhaustive_max_n,
                 include_atomic=include_atomic,

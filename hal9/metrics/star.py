@@ -60,7 +60,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from scipy.optimize import brentq
 from torch import Tensor
 
 from hal9.metrics._checks import optional_positive_int
@@ -247,6 +246,8 @@ def _maximise(s: _Spectral, xtol: float, beta_max: float) -> float:
                 stacklevel=3,
             )
             return max(_itilde(s, beta_max), 0.0)
+    from scipy.optimize import brentq  # imported here: scipy.optimize costs ~0.2 s at start-up
+
     beta = float(
         brentq(lambda b: _itilde_grad(s, b), lo, hi, xtol=1e-300, rtol=max(xtol, 4 * np.finfo(float).eps))
     )

@@ -13,7 +13,7 @@ import math
 import time
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hal9.core.config import MIN_NORMAL
 from hal9.serve.jobs import JobContext, JobKind, JobResult
@@ -163,7 +163,7 @@ def metrics_schema(limits: JobLimits) -> type[BaseModel]:
     ``measure`` and ``criterion`` are enums of the names :mod:`hal9.metrics` declares (read when the schema
     is built, so registered measures are included).
     """
-    from hal9.experiments.options import criterion_names, literal_of, measure_names
+    from hal9.experiments.options import criterion_aliases, criterion_names, literal_of, measure_names
 
     n_max = limits.max_metrics_n
     MeasureName = literal_of(measure_names())
@@ -179,6 +179,12 @@ def metrics_schema(limits: JobLimits) -> type[BaseModel]:
         )
         measure: MeasureName = "wms"  # type: ignore[valid-type]
         criterion: CriterionName = "min"  # type: ignore[valid-type]
+
+        @field_validator("criterion", mode="before")
+        @classmethod
+        def _old_spelling(cls, v: object) -> object:
+            # "normalised" is accepted (as "normalized") until hal9 0.2.0.
+            return criterion_aliases().get(v, v) if isinstance(v, str) else v
 
         @model_validator(mode="after")
         def _stable_square(self) -> MetricsConfig:
@@ -208,7 +214,7 @@ def run_metrics(cfg: Any, ctx: JobContext) -> JobResult:
         "value_nats": row["value_nats"],
         "measure": cfg.measure,
         "partition": row["partition"],
-        "normalised": row["normalised"],
+        "normalized": row["normalized"],
         "partitions_evaluated": row["partitions_evaluated"],
         "method": row["method"],
         "seconds": row["seconds"],

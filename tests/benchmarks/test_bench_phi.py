@@ -184,8 +184,8 @@ def test_bench_external_mib(benchmark: Any, bench_device: torch.device, n: int, 
     assert res.value == pytest.approx(min(loop), abs=1e-9)
 
 
-CASES = [(12, "wms", "min"), (12, "wms", "normalised"), (12, "r", "min"), (12, "si", "min")]
-CASES += [(16, "wms", "min"), (16, "wms", "normalised")]
+CASES = [(12, "wms", "min"), (12, "wms", "normalized"), (12, "r", "min"), (12, "si", "min")]
+CASES += [(16, "wms", "min"), (16, "wms", "normalized")]
 
 
 def _gap_study(n_systems: int = 50) -> dict[str, Any]:
@@ -198,7 +198,7 @@ def _gap_study(n_systems: int = 50) -> dict[str, Any]:
             kw: dict[str, Any] = {"measure": measure, "criterion": criterion}
             ex = integrated_information(A, method="exhaustive", **kw)
             he = integrated_information(A, method="heuristic", **kw)
-            key = "normalised" if criterion == "normalised" else "value"
+            key = "normalized" if criterion == "normalized" else "value"
             e, h = getattr(ex, key), getattr(he, key)
             gaps.append((h - e) / abs(e))
             hits += he.partition == ex.partition

@@ -83,9 +83,11 @@ def test_bad_input(args: list[str], match: str, tmp_path: Path) -> None:
 
 def test_parsers(tmp_path: Path) -> None:
     assert parse_partition("0,2|1,3") == ((0, 2), (1, 3))
+    assert parse_partition("0|1|2") == ((0,), (1,), (2,))  # K-part partitions (hal9.metrics takes them)
     assert parse_partition(None) is None
-    with pytest.raises(ValueError, match="--partition"):
-        parse_partition("0|1|2")
+    for bad in ("0,1", "0||1", "a|b"):
+        with pytest.raises(ValueError, match="--partition"):
+            parse_partition(bad)
     np.savez(tmp_path / "bad.npz", B=np.eye(2))
     with pytest.raises(ValueError, match="must hold 'A'"):
         load_input(tmp_path / "bad.npz")
@@ -111,3 +113,15 @@ def test_wms_note_after_the_value_in_text_and_json(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["notes"] == []
     proc = _run(["--input", "ff.npz", "--json"], tmp_path)
     assert json.loads(proc.stdout)["notes"] == [WMS_NOTE]
+
+
+def test_three_part_partition_and_the_old_criterion_spelling(tmp_path: Path) -> None:
+    a = np.array([[0.4, 0.1, 0.0], [0.2, 0.3, 0.1], [0.0, 0.2, 0.4]])
+    np.savez(tmp_path / "s.npz", A=a)
+    proc = _run(["--input", "s.npz", "--partition", "0|1|2", "--measure", "si", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["measures"]["si"]["partition"] == [[0], [1], [2]]
+    proc = _run(["--input", "s.npz", "--criterion", "normalised", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "--criterion normalised is deprecated; use --criterion normalized" in proc.stderr
+    assert json.loads(proc.stdout)["measures"]["wms"]["normalized"] is not None

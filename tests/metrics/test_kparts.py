@@ -92,7 +92,7 @@ def test_atomic_partition_of_three_nodes_by_hand() -> None:
             )
             assert res.partition == ((0,), (1,), (2,)) and res.method == "given"
             assert res.value == pytest.approx(value, rel=1e-10, abs=1e-13), measure
-            assert res.normalised == pytest.approx(value / K, rel=1e-10, abs=1e-13)
+            assert res.normalized == pytest.approx(value / K, rel=1e-10, abs=1e-13)
         assert ref_phi_k(A3, Q3, [[0], [1], [2]], measure)[0] == pytest.approx(value, rel=1e-10)
 
 
@@ -103,7 +103,7 @@ def test_k_part_partitions_match_numpy_blocks(measure: str) -> None:
         ref, K = ref_phi_k(A.numpy(), Q.numpy(), parts, measure)
         res = integrated_information(A, Q, measure=measure, partition=parts)
         assert res.value == pytest.approx(ref, rel=1e-9, abs=1e-12)
-        assert res.normalised == pytest.approx(ref / K, rel=1e-9, abs=1e-12)
+        assert res.normalized == pytest.approx(ref / K, rel=1e-9, abs=1e-12)
 
 
 @pytest.mark.parametrize("measure", ["wms", "r", "si"])
@@ -205,7 +205,7 @@ def _ref_search(A: np.ndarray, Q: np.ndarray, measure: str, criterion: str) -> t
     return best[1], best[2], best_bi[2]
 
 
-INCLUDE_ATOMIC_CASES = [(5, "r", "min"), (13, "wms", "normalised"), (0, "r", "normalised"), (5, "si", "min")]
+INCLUDE_ATOMIC_CASES = [(5, "r", "min"), (13, "wms", "normalized"), (0, "r", "normalized"), (5, "si", "min")]
 
 
 @pytest.mark.parametrize(("seed", "measure", "criterion"), INCLUDE_ATOMIC_CASES)
@@ -237,10 +237,10 @@ def test_include_atomic_external_measures(measure: str) -> None:
     for p in cands:  # K(P) by NumPy, Φ by the per-partition function (checked above and in its own tests)
         K = ref_phi_k(A.numpy(), Q.numpy(), [list(q) for q in p], "si")[1]
         ref.append((fn(A, Q, p) / K, p))
-    res = integrated_information(A, Q, measure=measure, criterion="normalised", include_atomic=True)
+    res = integrated_information(A, Q, measure=measure, criterion="normalized", include_atomic=True)
     best = min(ref, key=lambda t: t[0])
     assert res.partition == best[1] and res.n_partitions_evaluated == 8
-    assert res.normalised == pytest.approx(best[0], rel=1e-8)
+    assert res.normalized == pytest.approx(best[0], rel=1e-8)
 
 
 def test_include_atomic_is_a_no_op_for_two_nodes_and_checked() -> None:
@@ -281,9 +281,9 @@ def test_cuda_matches_cpu_k_parts() -> None:
         cpu = integrated_information(A, Q, measure=measure, partition=parts)
         gpu = integrated_information(A.numpy(), Q.numpy(), measure=measure, partition=parts, device="cuda")
         assert gpu.value == pytest.approx(cpu.value, rel=1e-9, abs=1e-12)
-        cpu_a = integrated_information(A, Q, measure=measure, include_atomic=True, criterion="normalised")
+        cpu_a = integrated_information(A, Q, measure=measure, include_atomic=True, criterion="normalized")
         gpu_a = integrated_information(
-            A, Q, measure=measure, include_atomic=True, criterion="normalised", device="cuda"
+            A, Q, measure=measure, include_atomic=True, criterion="normalized", device="cuda"
         )
         assert gpu_a.partition == cpu_a.partition
         assert gpu_a.value == pytest.approx(cpu_a.value, rel=1e-8, abs=1e-10)

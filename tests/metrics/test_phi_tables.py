@@ -157,7 +157,7 @@ def _brute_linear(stats: LinearStats, measure: str, criterion: str) -> tuple[int
 
 
 @pytest.mark.parametrize("measure", ["wms", "r", "si"])
-@pytest.mark.parametrize("criterion", ["min", "normalised"])
+@pytest.mark.parametrize("criterion", ["min", "normalized"])
 def test_exhaustive_with_distinct_past_and_present(measure: str, criterion: str) -> None:
     for n, seed in ((3, 1), (5, 2), (6, 3)):
         stats = _data_stats(n, seed)
@@ -177,7 +177,7 @@ def test_exhaustive_with_distinct_past_and_present(measure: str, criterion: str)
 def test_normalisation_by_hand_on_three_nodes() -> None:
     # X_t = A X_{t−1} + E_t with Σ_E = diag(0.01, 0.3, 2): node 0 has variance < 1/(2πe), so H({0}) < 0 and
     # the bipartition {0} | {1, 2}, which has the smallest Φ, cannot be normalised (K ≤ 0; JIDT scores it
-    # +inf): "min" and "normalised" must pick different MIBs.
+    # +inf): "min" and "normalized" must pick different MIBs.
     A = np.array([[0.5, 0.05, 0.0], [0.0, 0.4, 0.5], [0.6, 0.0, 0.2]])
     Q = np.diag([0.01, 0.3, 2.0])
     S = solve_discrete_lyapunov(A, Q)
@@ -200,19 +200,19 @@ def test_normalisation_by_hand_on_three_nodes() -> None:
     best = int(np.argmin(scores))
     assert best != 0
     plain = integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", criterion="min")
-    assert plain.partition == ((0,), (1, 2)) and plain.normalised is None
-    res = integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", criterion="normalised")
+    assert plain.partition == ((0,), (1, 2)) and plain.normalized is None
+    res = integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", criterion="normalized")
     assert res.partition == tuple(sorted(tuple(sorted(p)) for p in parts[best]))
     assert res.value == pytest.approx(phis[best], rel=1e-10)
-    assert res.normalised == pytest.approx(phis[best] / Ks[best], rel=1e-10)
+    assert res.normalized == pytest.approx(phis[best] / Ks[best], rel=1e-10)
     # Every bipartition reports its own K through the given-partition path.
     for (p1, p2), phi, K in zip(parts, phis, Ks, strict=True):
         given_p = integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", partition=(p1, p2))
         assert given_p.value == pytest.approx(phi, rel=1e-10, abs=1e-13)
         if K > 1e-12:
-            assert given_p.normalised == pytest.approx(phi / K, rel=1e-10)
+            assert given_p.normalized == pytest.approx(phi / K, rel=1e-10)
         else:
-            assert given_p.normalised is None
+            assert given_p.normalized is None
 
 
 def test_normalisation_cutoff_is_jidts_1e_12() -> None:
@@ -220,7 +220,7 @@ def test_normalisation_cutoff_is_jidts_1e_12() -> None:
     assert K_MIN == 1e-12
     above = math.nextafter(1e-12, math.inf)
     K = torch.tensor([1e-12, above, 0.0, -1.0, 2.0, 1e-13], dtype=torch.float64)
-    got = score(torch.ones_like(K), K, "normalised")
+    got = score(torch.ones_like(K), K, "normalized")
     assert torch.equal(
         got, torch.tensor([math.inf, 1.0 / above, math.inf, math.inf, 0.5, math.inf], dtype=torch.float64)
     )
@@ -247,8 +247,8 @@ def test_normalised_mib_is_bruteforce_argmin(seed: int, n: int, noise: float) ->
             best, arg = phi / K, tuple(sorted(tuple(p) for p in parts))
     if arg is None:
         with pytest.raises(ValueError, match="K\\(B\\) <= 1e-12"):
-            integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", criterion="normalised")
+            integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", criterion="normalized")
         return
-    res = integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", criterion="normalised")
+    res = integrated_information(torch.tensor(A), torch.tensor(Q), measure="wms", criterion="normalized")
     assert res.partition == arg
-    assert res.normalised == pytest.approx(best, rel=1e-8)
+    assert res.normalized == pytest.approx(best, rel=1e-8)

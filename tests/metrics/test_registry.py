@@ -102,11 +102,11 @@ def test_fn_alone_gives_the_same_search(toy: str) -> None:
     try:
         A, Q = stable(6, 5, 0.8), spd(6, 6)
         CALLS.clear()
-        loop = integrated_information(A, Q, measure="toy-loop", criterion="normalised")
+        loop = integrated_information(A, Q, measure="toy-loop", criterion="normalized")
         assert CALLS == ["fn"] * 31
-        batch = integrated_information(A, Q, measure="toy", criterion="normalised")
+        batch = integrated_information(A, Q, measure="toy", criterion="normalized")
         assert loop.partition == batch.partition
-        assert (loop.value, loop.normalised) == pytest.approx((batch.value, batch.normalised), rel=1e-12)
+        assert (loop.value, loop.normalized) == pytest.approx((batch.value, batch.normalized), rel=1e-12)
     finally:
         unregister_measure("toy-loop")
 
@@ -136,8 +136,8 @@ def test_given_k_part_partition_atomic_and_normalisation(toy: str) -> None:
     e = sum(An[i, j] ** 2 for i in range(4) for j in range(4) if not {i, j} <= {0, 2} and i != j)
     K = 2 * min(0.5 * (len(p) * LOG_2PIE + np.linalg.slogdet(S[np.ix_(p, p)])[1]) for p in parts)
     assert res.value == pytest.approx(e, rel=1e-12)
-    assert res.normalised == pytest.approx(e / K, rel=1e-9)
-    # The atomic partition cuts every coupling, so it never wins under "min"; under "normalised" its
+    assert res.normalized == pytest.approx(e / K, rel=1e-9)
+    # The atomic partition cuts every coupling, so it never wins under "min"; under "normalized" its
     # K = 3 min_i H(X_i) is compared with the bipartitions' by the same brute force.
     off = float(A.square().sum() - A.diagonal().square().sum())
     assert integrated_information(A, Q, measure=toy, partition=atomic).value == pytest.approx(off, rel=1e-12)
@@ -149,9 +149,9 @@ def test_given_k_part_partition_atomic_and_normalisation(toy: str) -> None:
         Kp = min(0.5 * (len(q) * LOG_2PIE + np.linalg.slogdet(S[np.ix_(q, q)])[1]) for q in p)
         scores[p] = cut_energy(A, Q, p) / Kp
     scores[atomic] = off / (3 * min(0.5 * (LOG_2PIE + math.log(S[i, i])) for i in range(4)))
-    res_norm = integrated_information(A, Q, measure=toy, criterion="normalised", include_atomic=True)
+    res_norm = integrated_information(A, Q, measure=toy, criterion="normalized", include_atomic=True)
     assert res_norm.partition == min(scores, key=scores.__getitem__)
-    assert res_norm.normalised == pytest.approx(min(scores.values()), rel=1e-9)
+    assert res_norm.normalized == pytest.approx(min(scores.values()), rel=1e-9)
 
 
 def test_from_data_passes_the_fitted_var(toy: str) -> None:
