@@ -103,7 +103,7 @@ def run_tactical(args: argparse.Namespace) -> int:
         print(
             f"  {name:<12} makespan {m['makespan']:.4g}  latency {m['latency_mean']:.4g} "
             f"(P95 {m['latency_p95']:.4g})  miss {m['deadline_miss_rate']:.3f}  "
-            f"util {m['utilisation_mean']:.3f}  Jain {m['jain_fairness']:.3f}  "
+            f"util {m['utilization_mean']:.3f}  Jain {m['jain_fairness']:.3f}  "
             f"msgs {int(m['messages']):,}  done/failed/cancelled/lost {c['completed']}/{c['failed']}/"
             f"{c['cancelled']}/{c['lost']}  ({s['seconds']:.2f} s)"
         )

@@ -13,6 +13,7 @@ from hal9.core.config import (
 )
 from hal9.core.deprecation import (
     REMOVED_IN,
+    RenamedKeys,
     RenamingEnumType,
     module_aliases,
     renamed,
@@ -82,6 +83,7 @@ __all__ = [
     "RateNetwork",
     "RateParams",
     "RateState",
+    "RenamedKeys",
     "RenamingEnumType",
     "RunResult",
     "adjacency_violation",

@@ -19,7 +19,15 @@ from collections.abc import Callable, Mapping
 from enum import EnumType
 from typing import Any, TypeVar
 
-__all__ = ["REMOVED_IN", "RenamingEnumType", "module_aliases", "renamed", "renamed_value", "warn_renamed"]
+__all__ = [
+    "REMOVED_IN",
+    "RenamedKeys",
+    "RenamingEnumType",
+    "module_aliases",
+    "renamed",
+    "renamed_value",
+    "warn_renamed",
+]
 
 #: The release in which the old spellings disappear.
 REMOVED_IN = "0.2.0"
@@ -95,3 +103,29 @@ class RenamingEnumType(EnumType):
                     warn_renamed(value, cls[new].value, what=f"{cls.__name__} value")
                     return cls[new]
         return super().__call__(value, *args, **kwargs)
+
+
+class RenamedKeys(dict[str, Any]):
+    """A ``dict`` whose renamed keys can still be read by their old name, with a warning.
+
+    Only the new keys are stored (so ``json.dumps``, iteration and ``in`` see the new names); ``d[old]``
+    and ``d.get(old)`` return ``d[new]`` and raise a :class:`DeprecationWarning`.
+    """
+
+    def __init__(self, data: Mapping[str, Any], aliases: Mapping[str, str]) -> None:
+        super().__init__(data)
+        self._aliases = dict(aliases)
+
+    def __missing__(self, key: str) -> Any:
+        new = self._aliases.get(key)
+        if new is None or new not in self:
+            raise KeyError(key)
+        warn_renamed(key, new, what="key")
+        return self[new]
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        """``d[key]`` (an old key with a warning), or ``default``."""
+        try:
+            return self[key]
+        except KeyError:
+            return default

@@ -236,14 +236,14 @@ def run_tactical_experiment(
 
 def _figures(results: dict[str, Any], summary: TacticalSummary, outputs: Path) -> list[Path]:
     from hal9.viz import save_figure
-    from hal9.viz.tactical import plot_cooperation, plot_gantt, plot_scheduler_comparison, plot_utilisation
+    from hal9.viz.tactical import plot_cooperation, plot_gantt, plot_scheduler_comparison, plot_utilization
 
     first = next(iter(results))
     res = results[first]
     figs = [
         save_figure(plot_gantt(res), outputs / f"gantt_{first}.png"),
         save_figure(plot_cooperation(res), outputs / f"cooperation_{first}.png"),
-        save_figure(plot_utilisation(res), outputs / f"utilisation_{first}.png"),
+        save_figure(plot_utilization(res), outputs / f"utilization_{first}.png"),
     ]
     if len(results) > 1:
         metrics: dict[str, Any] = {k: v["metrics"] for k, v in summary["schedulers"].items()}

@@ -7,9 +7,9 @@ Metrics (times in simulation time units):
   priority level (``latency_mean_priority_<p>``, when tasks have 2 to 16 distinct priorities);
 * ``deadline_miss_rate`` — among tasks with a deadline, the fraction not completed by it (cancelled and failed
   tasks count as misses);
-* unit ``utilisation`` — time a unit holds at least one awarded attempt (union of its attempt intervals,
+* unit ``utilization`` — time a unit holds at least one awarded attempt (union of its attempt intervals,
   from the award to completion, failure, timeout or L4's detection of a crash) / makespan;
-  ``resource_utilisation`` — Σ attempt time × demand / (Σ capacity × makespan), averaged over resources;
+  ``resource_utilization`` — Σ attempt time × demand / (Σ capacity × makespan), averaged over resources;
 * ``jain_fairness`` — Jain's index ``(Σx)² / (n·Σx²)`` of unit utilisations (1 = perfectly even load,
   ``1/n`` = one unit does everything; Jain, Chiu & Hawe 1984);
 * messages exchanged, in total and per type.
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from hal9.core import RenamedKeys, warn_renamed
 from hal9.tactical.messages import MessageLog
 from hal9.tactical.tables import TaskState
 
@@ -69,6 +70,13 @@ def _union_busy(unit: NDArray, start: NDArray, end: NDArray, n_units: int) -> ND
         prev = np.r_[-np.inf, reach[:-1]]
         busy[u[lo]] = np.clip(e[lo:hi] - np.maximum(s[lo:hi], prev), 0, None).sum()
     return busy
+
+
+#: Metric keys renamed to American spelling; the old keys are readable, with a warning, until hal9 0.2.0.
+_RENAMED_METRICS = {
+    "utilisation_mean": "utilization_mean",
+    "resource_utilisation_mean": "resource_utilization_mean",
+}
 
 
 @dataclass
@@ -134,7 +142,7 @@ class SimulationResult:
             now=sim.now,
             scheduler=sim.config.scheduler,
         )
-        res.metrics = res._metrics()
+        res.metrics = RenamedKeys(res._metrics(), _RENAMED_METRICS)
         return res
 
     # ----------------------------------------------------------------- queries
@@ -198,8 +206,8 @@ class SimulationResult:
             "latency_mean": float(latency.mean()) if latency.size else float("nan"),
             "latency_p95": float(np.percentile(latency, 95)) if latency.size else float("nan"),
             "deadline_miss_rate": float(1 - met[has_dl].mean()) if has_dl.any() else 0.0,
-            "utilisation_mean": float(util.mean()),
-            "resource_utilisation_mean": float(res_util.mean()) if makespan > 0 else 0.0,
+            "utilization_mean": float(util.mean()),
+            "resource_utilization_mean": float(res_util.mean()) if makespan > 0 else 0.0,
             "jain_fairness": jain_index(util),
             "messages": float(len(self.messages)),
         }
@@ -214,6 +222,11 @@ class SimulationResult:
         return out
 
     def unit_utilisation(self) -> NDArray:
+        """Deprecated spelling of :meth:`unit_utilization` (until hal9 0.2.0)."""
+        warn_renamed("unit_utilisation", "unit_utilization", what="method")
+        return self.unit_utilization()
+
+    def unit_utilization(self) -> NDArray:
         """Per unit busy fraction of the makespan, ``(n_units,)``."""
         m = self.metrics["makespan"]
         busy = _union_busy(self.attempt_unit, self.attempt_start, self.attempt_end, len(self.unit_ids))

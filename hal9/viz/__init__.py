@@ -6,7 +6,7 @@ state and no GUI backend are involved. ``import hal9`` does not import this pack
 loaded on first ``import hal9.viz``.
 
 Conventions: every matrix ``M[target, source]`` is drawn with the source ``j`` (presynaptic) on x and the
-target ``i`` (postsynaptic) on y; colour scales come from :func:`colour_scale` (linear, or log / symlog
+target ``i`` (postsynaptic) on y; colour scales come from :func:`color_scale` (linear, or log / symlog
 when the values span more than two decades; ``norm=`` overrides); every colour bar names its quantity
 and unit.
 
@@ -19,19 +19,20 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from hal9.viz._common import NORMS, ColourScale, colour_scale
+from hal9.core import module_aliases
+from hal9.viz._common import NORMS, ColorScale, color_scale
 from hal9.viz.activity import plot_layer_activity, subsample_indices
 from hal9.viz.hierarchy import DEFAULT_LAYER_NAMES, plot_hierarchy
 from hal9.viz.metrics import plot_compression, plot_phi_partitions
 from hal9.viz.selforg import plot_emergent_hierarchy, plot_feature_space, plot_null_comparison
-from hal9.viz.tactical import plot_cooperation, plot_gantt, plot_scheduler_comparison, plot_utilisation
+from hal9.viz.tactical import plot_cooperation, plot_gantt, plot_scheduler_comparison, plot_utilization
 from hal9.viz.weights import plot_weight_matrix
 
 __all__ = [
     "DEFAULT_LAYER_NAMES",
     "NORMS",
-    "ColourScale",
-    "colour_scale",
+    "ColorScale",
+    "color_scale",
     "plot_compression",
     "plot_cooperation",
     "plot_emergent_hierarchy",
@@ -42,13 +43,16 @@ __all__ = [
     "plot_null_comparison",
     "plot_phi_partitions",
     "plot_scheduler_comparison",
-    "plot_utilisation",
+    "plot_utilization",
     "plot_weight_matrix",
     "save_figure",
     "subsample_indices",
 ]
 
 _FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+
+#: Old (British) spellings served with a ``DeprecationWarning`` until hal9 0.2.0.
+__getattr__ = module_aliases(globals(), {"plot_utilisation": "plot_utilization"})
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:

@@ -6,7 +6,7 @@ Conventions every figure of :mod:`hal9.viz` follows (see ``docs/viz.md``):
   (postsynaptic ``i``) and columns = sources (presynaptic ``j``), as ``W_ij`` is the synapse from ``j``
   onto ``i``. It is drawn with the source ``j`` on the x axis and the target ``i`` on the y axis, index 0
   at the bottom left (``origin="lower"``), for neuron×neuron and layer×layer matrices alike.
-* **Colour scales.** :func:`colour_scale` picks a linear scale unless the non-zero magnitudes span more
+* **Colour scales.** :func:`color_scale` picks a linear scale unless the non-zero magnitudes span more
   than :data:`DECADES_FOR_LOG` decades, then a log scale (non-negative data) or a symmetric-log scale
   (signed data); signed data get a diverging colour map centred on 0. ``norm=`` overrides the choice.
 * **Colour bars** carry the quantity, its unit and the scale, e.g. ``"weight W_ij (a.u.); log scale"``.
@@ -30,9 +30,9 @@ __all__ = [
     "DECADES_FOR_LOG",
     "LOW_PERCENTILE",
     "NORMS",
-    "ColourScale",
+    "ColorScale",
     "NormName",
-    "colour_scale",
+    "color_scale",
     "draw_matrix",
     "matrix_axis_labels",
     "subsample_indices",
@@ -115,8 +115,8 @@ def matrix_axis_labels(what: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
-class ColourScale:
-    """A colour scale chosen by :func:`colour_scale`.
+class ColorScale:
+    """A colour scale chosen by :func:`color_scale`.
 
     Attributes
     ----------
@@ -142,7 +142,7 @@ class ColourScale:
         return f"{self.kind} scale"
 
 
-def colour_scale(values: Any, norm: str = "auto", *, blank: str | None = None) -> ColourScale:
+def color_scale(values: Any, norm: str = "auto", *, blank: str | None = None) -> ColorScale:
     """Choose the colour normalisation for plotting ``values``.
 
     Let ``a = |v|`` over the finite non-zero entries, ``hi = max(a)`` and ``lo = P5(a)`` (the 5th
@@ -170,7 +170,7 @@ def colour_scale(values: Any, norm: str = "auto", *, blank: str | None = None) -
 
     Returns
     -------
-    ColourScale
+    ColorScale
 
     Raises
     ------
@@ -180,11 +180,11 @@ def colour_scale(values: Any, norm: str = "auto", *, blank: str | None = None) -
 
     Examples
     --------
-    >>> colour_scale([0.0, 1.0, 5.0]).kind
+    >>> color_scale([0.0, 1.0, 5.0]).kind
     'linear'
-    >>> colour_scale([1e-3, 1.0, 5.0]).kind
+    >>> color_scale([1e-3, 1.0, 5.0]).kind
     'log'
-    >>> s = colour_scale([-1e-3, 1e-2, 5.0])
+    >>> s = color_scale([-1e-3, 1e-2, 5.0])
     >>> s.kind, s.norm.linthresh
     ('symlog', 0.001)
     """
@@ -196,7 +196,7 @@ def colour_scale(values: Any, norm: str = "auto", *, blank: str | None = None) -
     if a.size == 0:
         if norm in ("log", "symlog"):
             raise ValueError(f"norm={norm!r} needs at least one non-zero finite value to scale")
-        return ColourScale(Normalize(0.0, 1.0), "linear", _cmap(_SEQUENTIAL, blank or "white"), 0.0)
+        return ColorScale(Normalize(0.0, 1.0), "linear", _cmap(_SEQUENTIAL, blank or "white"), 0.0)
     hi = float(a.max())
     lo = float(np.percentile(a, LOW_PERCENTILE, method="lower"))
     span = float(np.log10(hi / lo))
@@ -214,7 +214,7 @@ def colour_scale(values: Any, norm: str = "auto", *, blank: str | None = None) -
         chosen = LogNorm(amin if amin < hi else hi / 10.0, hi)
     else:
         chosen = SymLogNorm(linthresh=lo, linscale=1.0, vmin=-hi if signed else 0.0, vmax=hi, base=10)
-    return ColourScale(chosen, kind, cmap, span)
+    return ColorScale(chosen, kind, cmap, span)
 
 
 def _cmap(name: str, blank: str) -> Colormap:
@@ -229,7 +229,7 @@ def draw_matrix(
     quantity: str,
     norm: str = "auto",
     extent: tuple[float, float, float, float] | None = None,
-) -> tuple[AxesImage, Colorbar, ColourScale]:
+) -> tuple[AxesImage, Colorbar, ColorScale]:
     """Draw ``matrix[target, source]`` on ``ax`` with the hal9 axis convention and a labelled colour bar.
 
     Source ``j`` (columns) on x, target ``i`` (rows) on y, index 0 at the bottom left. Zero entries are
@@ -245,16 +245,16 @@ def draw_matrix(
     quantity : str
         Colour-bar label with its unit, e.g. ``"weight W_ij (a.u.)"``; the scale is appended.
     norm : {"auto", "linear", "log", "symlog"}, default "auto"
-        See :func:`colour_scale`.
+        See :func:`color_scale`.
     extent : tuple of float, optional
         ``imshow`` extent ``(left, right, bottom, top)``; default: cell ``(i, j)`` centred on ``(j, i)``.
 
     Returns
     -------
     tuple
-        The image, its colour bar and the :class:`ColourScale` used.
+        The image, its colour bar and the :class:`ColorScale` used.
     """
-    scale = colour_scale(matrix, norm)
+    scale = color_scale(matrix, norm)
     image = ax.imshow(
         np.ma.masked_equal(matrix, 0.0),
         cmap=scale.cmap,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from matplotlib.figure import Figure
 
-from hal9.viz._common import NORMS, NormName, _as_numpy, _new_figure, colour_scale, subsample_indices
+from hal9.viz._common import NORMS, NormName, _as_numpy, _new_figure, color_scale, subsample_indices
 
 __all__ = ["plot_layer_activity", "subsample_indices"]
 
@@ -79,7 +79,7 @@ def plot_layer_activity(
     title : str, optional
         Figure title.
     norm : {"auto", "linear", "log", "symlog"}, default "auto"
-        Colour scale of each "heatmap" row, chosen per layer by :func:`hal9.viz.colour_scale`:
+        Colour scale of each "heatmap" row, chosen per layer by :func:`hal9.viz.color_scale`:
         linear unless the non-zero magnitudes span more than two decades (then log, or symlog for signed
         data). Signed data (e.g. ``tanh`` rates) get a diverging map with limits ``±max|r|``. Under a log
         scale, zeros are drawn white.
@@ -161,7 +161,7 @@ def plot_layer_activity(
         ax.set_ylabel(f"{name}\nneuron ({shown})")
         if kind == "heatmap":
             shown_data = data[:, rows].T
-            scale = colour_scale(shown_data, norm)
+            scale = color_scale(shown_data, norm)
             image = ax.imshow(
                 shown_data,
                 aspect="auto",

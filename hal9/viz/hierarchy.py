@@ -95,7 +95,7 @@ def plot_hierarchy(
     Panel (b) is a heatmap of ``connectivity[i, j]``, the total ``|w|`` from source layer ``j``
     (presynaptic, x axis) onto target layer ``i`` (postsynaptic, y axis), L1 at the bottom left: the
     convention of every matrix in :mod:`hal9.viz`. Zero entries are left blank (white). The colour scale
-    is chosen by :func:`hal9.viz.colour_scale`: logarithmic when the non-zero entries span more
+    is chosen by :func:`hal9.viz.color_scale`: logarithmic when the non-zero entries span more
     than two decades (``max / P5 > 100``), linear otherwise; the colour bar reads
     ``"total |w| per layer pair (a.u.); <scale> scale"``. A dashed outline marks the adjacency band
     ``|i - j| <= 1``, and the panel title reports the total outside it, which is 0 for a hal9 network.

@@ -43,7 +43,7 @@ def plot_emergent_hierarchy(
     target layer ``i`` on the y axis, L1 at the bottom left (the emergent graph is undirected, so the
     matrix is symmetric and both readings agree). Zero entries are blank; the colour scale is linear
     unless the non-zero entries span more than two decades (``max / P5 > 100``), then logarithmic
-    (:func:`hal9.viz.colour_scale`). Features are dimensionless and labelled "(a.u.)".
+    (:func:`hal9.viz.color_scale`). Features are dimensionless and labelled "(a.u.)".
 
     Parameters
     ----------

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from hal9.core import module_aliases
 from hal9.viz._common import _new_figure
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ __all__ = [
     "plot_cooperation",
     "plot_gantt",
     "plot_scheduler_comparison",
-    "plot_utilisation",
+    "plot_utilization",
 ]
 
 
@@ -140,7 +141,7 @@ def plot_cooperation(res: SimulationResult, *, max_units: int = 40, title: str |
     return fig
 
 
-def utilisation_series(res: SimulationResult, bins: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def utilization_series(res: SimulationResult, bins: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(t, busy_fraction, resource_fraction)``: at ``bins`` time points, the fraction of units running at
     least one attempt and the mean used fraction of total capacity over resources."""
     t0 = float(res.goal_arrival.min()) if res.goal_arrival.size else 0.0
@@ -172,7 +173,7 @@ def utilisation_series(res: SimulationResult, bins: int = 200) -> tuple[np.ndarr
     return t, busy, frac
 
 
-def plot_utilisation(
+def plot_utilization(
     res: SimulationResult,
     *,
     bins: int = 200,
@@ -182,19 +183,19 @@ def plot_utilisation(
 ) -> Figure:
     """Utilisation over time (left) and per unit (right), in percent.
 
-    Left: at ``bins`` times (:func:`utilisation_series`), the percentage of units running at least one
+    Left: at ``bins`` times (:func:`utilization_series`), the percentage of units running at least one
     attempt and of total capacity in use (mean over resources). Right: each unit's busy time (union of its
-    attempt intervals) as a percentage of the makespan, ``100 · res.unit_utilisation()``, for the
-    ``max_units`` busiest units, with the mean over all units (the ``utilisation_mean`` metric) dashed.
+    attempt intervals) as a percentage of the makespan, ``100 · res.unit_utilization()``, for the
+    ``max_units`` busiest units, with the mean over all units (the ``utilization_mean`` metric) dashed.
 
     Returns
     -------
     matplotlib.figure.Figure
         Two axes: utilisation over time, per-unit utilisation bars.
     """
-    t, busy, used = utilisation_series(res, bins)
+    t, busy, used = utilization_series(res, bins)
     units = _busiest_units(res, max_units)
-    per_unit = 100.0 * np.asarray(res.unit_utilisation(), dtype=float)
+    per_unit = 100.0 * np.asarray(res.unit_utilization(), dtype=float)
     fig = _new_figure((12.0, max(3.6, 0.2 * len(units) + 1.6)))
     ax, ax_units = fig.subplots(1, 2, width_ratios=(2.2, 1.0))
     ax.step(t, 100.0 * busy, where="post", label="units busy")
@@ -224,8 +225,8 @@ _METRICS: dict[str, tuple[str, str, float]] = {
     "latency_mean": ("mean task latency", "{t}", 1.0),
     "latency_p95": ("P95 task latency", "{t}", 1.0),
     "deadline_miss_rate": ("deadline misses", "% of tasks with deadline", 100.0),
-    "utilisation_mean": ("unit utilisation (mean)", "% of makespan", 100.0),
-    "resource_utilisation_mean": ("resource utilisation (mean)", "% of capacity", 100.0),
+    "utilization_mean": ("unit utilisation (mean)", "% of makespan", 100.0),
+    "resource_utilization_mean": ("resource utilisation (mean)", "% of capacity", 100.0),
     "jain_fairness": ("Jain fairness of unit load", "index (1 = even load)", 1.0),
     "messages": ("messages", "count", 1.0),
     "tasks": ("tasks", "count", 1.0),
@@ -245,8 +246,8 @@ COMPARISON_KEYS: tuple[str, ...] = (
     "latency_mean",
     "latency_p95",
     "deadline_miss_rate",
-    "utilisation_mean",
-    "resource_utilisation_mean",
+    "utilization_mean",
+    "resource_utilization_mean",
     "jain_fairness",
 )
 
@@ -383,3 +384,9 @@ def plot_scheduler_comparison(
     if title:
         fig.suptitle(title)
     return fig
+
+
+#: Old (British) spellings served with a ``DeprecationWarning`` until hal9 0.2.0.
+__getattr__ = module_aliases(
+    globals(), {"plot_utilisation": "plot_utilization", "utilisation_series": "utilization_series"}
+)

@@ -72,7 +72,7 @@ def plot_weight_matrix(
     Axis convention (the same as every matrix in :mod:`hal9.viz`): source neuron ``j`` (presynaptic) on
     the x axis, target neuron ``i`` (postsynaptic) on the y axis, neuron 0 at the bottom left, since
     ``W`` has rows = targets. Absent synapses (zero entries) are blank. The colour scale comes from
-    :func:`hal9.viz.colour_scale`: linear unless the non-zero ``|W_ij|`` span more than two decades
+    :func:`hal9.viz.color_scale`: linear unless the non-zero ``|W_ij|`` span more than two decades
     (``max / P5 > 100``), then log (all weights ``>= 0``) or symmetric log (signed weights, ``linthresh =
     P5(|W_ij| > 0)``); signed weights use a diverging map with limits ``±max|W_ij|``. The colour bar reads
     ``"weight W_ij (a.u.); <scale>"``.

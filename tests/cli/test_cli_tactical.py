@@ -28,7 +28,7 @@ def test_compare_json_figures_and_mlflow(tmp_path: Path) -> None:
         assert c["lost"] == 0 and c["completed"] + c["failed"] + c["cancelled"] == 300
         assert s["metrics"]["makespan"] > 0 and 0 < s["metrics"]["jain_fairness"] <= 1
         assert s["metrics"]["messages_award"] >= c["completed"]
-    for f in ("gantt_auction.png", "cooperation_auction.png", "utilisation_auction.png", "schedulers.png"):
+    for f in ("gantt_auction.png", "cooperation_auction.png", "utilization_auction.png", "schedulers.png"):
         assert (tmp_path / "outputs" / f).stat().st_size > 1000
     ml = out["mlflow"]
     assert ml["fallback_path"] is None

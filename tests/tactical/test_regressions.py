@@ -36,7 +36,7 @@ def test_unit_with_eight_slots_runs_eight_tasks_at_once(scheduler: str) -> None:
     goal = Goal(id="g", tasks=tuple(Task(id=f"t{k}", work=10, demand=(1.0,)) for k in range(16)))
     res = _run([Unit(id="u", capacity=(8.0,))], [goal], scheduler=scheduler).run()
     assert res.metrics["makespan"] == pytest.approx(20.0)
-    assert res.metrics["resource_utilisation_mean"] == pytest.approx(1.0)
+    assert res.metrics["resource_utilization_mean"] == pytest.approx(1.0)
 
 
 def test_large_tasks_do_not_block_a_small_one_that_fits_elsewhere() -> None:
@@ -105,7 +105,7 @@ def test_snapshot_metrics_bounded_and_log_frozen() -> None:
     goal = Goal(id="g", template=TaskTemplate(kind="chain", n_tasks=4, work=10))
     sim = _run([Unit(id="u"), Unit(id="v")], [goal])
     early = sim.run(until=15.0)
-    assert not early.finished and 0 <= early.metrics["utilisation_mean"] <= 1
+    assert not early.finished and 0 <= early.metrics["utilization_mean"] <= 1
     n = len(early.messages)
     sim.run()
     assert len(early.messages) == n

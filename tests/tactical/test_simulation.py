@@ -34,7 +34,7 @@ def test_chain_on_one_unit_hand_computed(scheduler: str) -> None:
     np.testing.assert_allclose(res.end, [1.0, 2.0, 3.0])
     assert res.metrics["makespan"] == pytest.approx(3.0)
     assert res.metrics["latency_mean"] == pytest.approx(2.0)
-    assert res.metrics["utilisation_mean"] == pytest.approx(1.0)
+    assert res.metrics["utilization_mean"] == pytest.approx(1.0)
     c = res.messages.counts()
     assert (c["GOAL"], c["AWARD"], c["ACK"], c["PROGRESS"], c["COMPLETE"], c["GOAL_DONE"]) == (
         1,
@@ -206,5 +206,5 @@ def test_unit_runs_as_many_tasks_as_fit_its_capacity(scheduler: str) -> None:
     goal = Goal(id="g", tasks=tuple(Task(id=f"t{k}", work=1.0, demand=(1.0,)) for k in range(10)))
     res = _sim([Unit(id="u", capacity=(3.0,))], [goal], scheduler=scheduler, round_interval=0).run()
     np.testing.assert_allclose(np.sort(res.end), [1, 1, 1, 2, 2, 2, 3, 3, 3, 4])
-    assert res.metrics["resource_utilisation_mean"] == pytest.approx(10 / 12)
+    assert res.metrics["resource_utilization_mean"] == pytest.approx(10 / 12)
     _check_schedule(res, [goal])

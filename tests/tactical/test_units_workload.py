@@ -83,7 +83,7 @@ def test_utilisation_and_deadline_miss_hand_computed() -> None:
     sim.submit(goal)
     res = sim.run()
     assert res.metrics["makespan"] == pytest.approx(4.0)
-    np.testing.assert_allclose(np.sort(res.unit_utilisation()), [0.5, 1.0])
+    np.testing.assert_allclose(np.sort(res.unit_utilization()), [0.5, 1.0])
     assert res.metrics["jain_fairness"] == pytest.approx(jain_index(np.array([0.5, 1.0])))
     assert res.metrics["deadline_miss_rate"] == pytest.approx(0.5)  # b ends at 4 > 3
     assert res.metrics["latency_p95"] == pytest.approx(2.0 + 0.95 * 2.0)

@@ -9,7 +9,7 @@ from matplotlib.colors import LogNorm, Normalize, SymLogNorm
 
 from hal9.viz import (
     NORMS,
-    colour_scale,
+    color_scale,
     plot_emergent_hierarchy,
     plot_feature_space,
     plot_hierarchy,
@@ -22,11 +22,11 @@ SOURCE_NEURON, TARGET_NEURON = "source neuron j (presynaptic)", "target neuron i
 SOURCE_LAYER, TARGET_LAYER = "source layer j (presynaptic)", "target layer i (postsynaptic)"
 
 
-# --- colour_scale -----------------------------------------------------------------------------------------
+# --- color_scale -----------------------------------------------------------------------------------------
 
 
 def test_auto_is_linear_within_two_decades() -> None:
-    s = colour_scale([0.0, 0.5, 1.0, 2.0, 40.0])  # non-zero span 40 / 0.5 = 80 < 100
+    s = color_scale([0.0, 0.5, 1.0, 2.0, 40.0])  # non-zero span 40 / 0.5 = 80 < 100
     assert s.kind == "linear" and type(s.norm) is Normalize
     assert (s.norm.vmin, s.norm.vmax) == (0.0, 40.0)
     assert s.span_decades == pytest.approx(np.log10(80.0))
@@ -34,7 +34,7 @@ def test_auto_is_linear_within_two_decades() -> None:
 
 
 def test_auto_is_log_for_non_negative_data_spanning_decades() -> None:
-    s = colour_scale(np.array([[0.0, 1e-3], [1.0, 5.0]]))  # span 5 / 1e-3 = 5000
+    s = color_scale(np.array([[0.0, 1e-3], [1.0, 5.0]]))  # span 5 / 1e-3 = 5000
     assert s.kind == "log" and isinstance(s.norm, LogNorm)
     assert (s.norm.vmin, s.norm.vmax) == (1e-3, 5.0)
     assert s.norm(1e-3) == pytest.approx(0.0) and s.norm(5.0) == pytest.approx(1.0)
@@ -43,7 +43,7 @@ def test_auto_is_log_for_non_negative_data_spanning_decades() -> None:
 
 
 def test_auto_is_symlog_for_signed_data_spanning_decades_with_linthresh_from_data() -> None:
-    s = colour_scale([-1e-3, 0.0, 1e-2, 5.0])  # three non-zero magnitudes: P5 (lower) = the minimum
+    s = color_scale([-1e-3, 0.0, 1e-2, 5.0])  # three non-zero magnitudes: P5 (lower) = the minimum
     assert s.kind == "symlog" and isinstance(s.norm, SymLogNorm)
     assert s.norm.linthresh == pytest.approx(1e-3)
     assert (s.norm.vmin, s.norm.vmax) == (-5.0, 5.0)
@@ -52,43 +52,43 @@ def test_auto_is_symlog_for_signed_data_spanning_decades_with_linthresh_from_dat
 
 
 def test_signed_data_within_decades_get_symmetric_linear_limits() -> None:
-    s = colour_scale([-1.0, 0.5, 2.0])
+    s = color_scale([-1.0, 0.5, 2.0])
     assert s.kind == "linear" and (s.norm.vmin, s.norm.vmax) == (-2.0, 2.0)
     assert s.cmap.name.startswith("RdBu_r")
 
 
 def test_span_uses_the_fifth_percentile_so_one_tiny_value_does_not_switch_to_log() -> None:
     values = np.concatenate([np.linspace(1.0, 2.0, 100), [1e-6]])  # min/max rule would say 6.3 decades
-    s = colour_scale(values)
+    s = color_scale(values)
     # 101 non-zero values sorted: rank floor(0.05 * 100) = 5 is linspace[4] = 1 + 4/99
     assert s.span_decades == pytest.approx(np.log10(2.0 / (1.0 + 4.0 / 99.0)))
     assert s.kind == "linear"
     signed = np.concatenate([values, -(10.0 ** np.arange(1, 5))])  # now |v| reaches 1e4: 4 decades above P5
-    t = colour_scale(signed)
+    t = color_scale(signed)
     # 105 values: rank floor(0.05 * 104) = 5 -> linspace[4] again
     assert t.kind == "symlog" and t.norm.linthresh == pytest.approx(1.0 + 4.0 / 99.0)
 
 
 def test_two_values_three_decades_apart_are_log() -> None:
-    assert colour_scale([1e-3, 1.0]).kind == "log"
-    assert colour_scale([1e-2, 1.0]).kind == "linear"  # exactly two decades: not more than two
+    assert color_scale([1e-3, 1.0]).kind == "log"
+    assert color_scale([1e-2, 1.0]).kind == "linear"  # exactly two decades: not more than two
 
 
 def test_overrides_nan_and_errors() -> None:
     assert set(NORMS) == {"auto", "linear", "log", "symlog"}
     decades = [1e-4, 1.0, 10.0]
-    assert type(colour_scale(decades, "linear").norm) is Normalize
-    forced = colour_scale([1.0, 2.0], "symlog")
+    assert type(color_scale(decades, "linear").norm) is Normalize
+    forced = color_scale([1.0, 2.0], "symlog")
     assert isinstance(forced.norm, SymLogNorm) and forced.norm.vmin == 0.0
-    assert isinstance(colour_scale([1.0, 2.0], "log").norm, LogNorm)
-    assert colour_scale([np.nan, 1e-4, np.inf, 1.0]).kind == "log"  # non-finite ignored
-    assert colour_scale(np.zeros(3)).kind == "linear"
+    assert isinstance(color_scale([1.0, 2.0], "log").norm, LogNorm)
+    assert color_scale([np.nan, 1e-4, np.inf, 1.0]).kind == "log"  # non-finite ignored
+    assert color_scale(np.zeros(3)).kind == "linear"
     with pytest.raises(ValueError, match="norm"):
-        colour_scale(decades, "logarithmic")
+        color_scale(decades, "logarithmic")
     with pytest.raises(ValueError, match=r"norm='log'.*symlog"):
-        colour_scale([-1.0, 1.0], "log")
+        color_scale([-1.0, 1.0], "log")
     with pytest.raises(ValueError, match="norm='symlog'"):
-        colour_scale(np.zeros(4), "symlog")
+        color_scale(np.zeros(4), "symlog")
 
 
 # --- plot_hierarchy / plot_emergent_hierarchy: layer × layer matrices ------------------------------------

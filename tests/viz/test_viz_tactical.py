@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,8 @@ import pytest
 
 from hal9.tactical import SimulationConfig, TacticalSimulation
 from hal9.tactical.workload import random_units, random_workload
-from hal9.viz import plot_cooperation, plot_gantt, plot_scheduler_comparison, plot_utilisation, save_figure
-from hal9.viz.tactical import COMPARISON_KEYS, cooperation_matrix, metric_label, utilisation_series
+from hal9.viz import plot_cooperation, plot_gantt, plot_scheduler_comparison, plot_utilization, save_figure
+from hal9.viz.tactical import COMPARISON_KEYS, cooperation_matrix, metric_label, utilization_series
 from tests.viz._figchecks import assert_no_empty_axes, assert_titles_do_not_overlap
 
 
@@ -26,7 +27,7 @@ def test_figures_render(result, tmp_path: Path) -> None:  # type: ignore[no-unty
     for name, fig in {
         "gantt": plot_gantt(result),
         "coop": plot_cooperation(result),
-        "util": plot_utilisation(result),
+        "util": plot_utilization(result),
         "cmp": plot_scheduler_comparison({"auction": result.metrics, "x": result.metrics}),
     }.items():
         assert save_figure(fig, tmp_path / f"{name}.png").stat().st_size > 1000
@@ -44,8 +45,8 @@ def test_cooperation_matrix_counts_shared_goals(result) -> None:  # type: ignore
     assert c[0, 1] == len(goals_of[0] & goals_of[1])
 
 
-def test_utilisation_series_matches_attempts(result) -> None:  # type: ignore[no-untyped-def]
-    t, busy, used = utilisation_series(result, bins=50)
+def test_utilization_series_matches_attempts(result) -> None:  # type: ignore[no-untyped-def]
+    t, busy, used = utilization_series(result, bins=50)
     k = 20
     live = (result.attempt_start <= t[k]) & (result.attempt_end > t[k])
     assert busy[k] == pytest.approx(len(set(result.attempt_unit[live])) / 6)
@@ -96,7 +97,7 @@ def test_scheduler_comparison_default_panels_have_units_and_no_empty_axes(result
     util = by_title["unit utilisation (mean)"]
     assert util.get_ylabel() == "% of makespan"
     # bars in percent: 100 x the metric, which is the mean over units of busy time / makespan
-    want = 100.0 * float(np.mean(result.unit_utilisation()))
+    want = 100.0 * float(np.mean(result.unit_utilization()))
     assert [p.get_height() for p in util.patches] == pytest.approx([want, want])
     assert by_title["deadline misses"].get_ylabel() == "% of tasks with deadline"
     for ax in fig.axes:
@@ -157,15 +158,15 @@ def _busy_union(start: np.ndarray, end: np.ndarray) -> float:
     return total + (0.0 if cur_e is None else cur_e - cur_s)
 
 
-def test_utilisation_figure_shows_per_unit_utilisation_in_percent(result) -> None:  # type: ignore[no-untyped-def]
-    fig = plot_utilisation(result, time_unit="s")
+def test_utilisation_figure_shows_per_unit_utilization_in_percent(result) -> None:  # type: ignore[no-untyped-def]
+    fig = plot_utilization(result, time_unit="s")
     assert len(fig.axes) == 2
     assert_no_empty_axes(fig)
     assert_titles_do_not_overlap(fig)
     over_time, per_unit = fig.axes
     assert over_time.get_xlabel() == "time (s)" and over_time.get_ylabel() == "utilisation (%)"
     assert per_unit.get_xlabel() == "busy time (% of makespan)"
-    _, busy, _ = utilisation_series(result, 200)
+    _, busy, _ = utilization_series(result, 200)
     np.testing.assert_allclose(over_time.lines[0].get_ydata(), 100.0 * busy)
     makespan = result.metrics["makespan"]
     want = [
@@ -193,3 +194,20 @@ def test_gantt_and_cooperation_are_labelled(result) -> None:  # type: ignore[no-
     assert f"(max {int(cooperation_matrix(result).max())})" in caption
     for fig in (gantt, coop):
         assert_no_empty_axes(fig)
+
+
+def test_british_spellings_still_work_with_a_warning(result) -> None:  # type: ignore[no-untyped-def]
+    import hal9.viz
+    import hal9.viz.tactical
+
+    with pytest.deprecated_call(match="plot_utilisation"):
+        assert hal9.viz.plot_utilisation is hal9.viz.plot_utilization  # type: ignore[attr-defined]
+    with pytest.deprecated_call(match="utilisation_series"):
+        old = hal9.viz.tactical.utilisation_series  # type: ignore[attr-defined]
+    assert old is hal9.viz.tactical.utilization_series
+    with pytest.deprecated_call(match="'utilisation_mean' is deprecated"):
+        assert result.metrics["utilisation_mean"] == result.metrics["utilization_mean"]
+    with pytest.deprecated_call(match="unit_utilisation"):
+        assert (result.unit_utilisation() == result.unit_utilization()).all()
+    assert "utilisation_mean" not in result.metrics  # stored and serialised under the new names only
+    assert json.loads(json.dumps(result.metrics)).keys() == result.metrics.keys()
