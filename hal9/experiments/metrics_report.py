@@ -25,8 +25,8 @@ __all__ = [
     "IntegrationRow",
     "MetricsReportConfig",
     "MetricsSummary",
-    "analyse_hierarchy",
-    "analyse_input",
+    "analyze_hierarchy",
+    "analyze_input",
     "load_input",
     "measure_integration",
     "run_metrics",
@@ -115,7 +115,7 @@ class IntegrationRow(TypedDict):
 
 
 class MetricsSummary(TypedDict, total=False):
-    """What :func:`analyse_input`, :func:`analyse_hierarchy` and :func:`run_metrics` return.
+    """What :func:`analyze_input`, :func:`analyze_hierarchy` and :func:`run_metrics` return.
 
     With ``input``: ``measures`` (one :class:`IntegrationRow` per measure) and, for a time series,
     ``lempel_ziv_mean`` and ``multi_information_nats``. With ``hierarchy``: the keys of
@@ -230,7 +230,7 @@ def _phi_over_partitions(data: dict[str, torch.Tensor], measure: str) -> tuple[l
     return labels, values
 
 
-def analyse_input(
+def analyze_input(
     data: dict[str, torch.Tensor], measures: tuple[str, ...], partition: Partition | None, criterion: str
 ) -> MetricsSummary:
     """Φ-family measures (and, for a time series, LZ76 and multi-information) of one input."""
@@ -257,7 +257,7 @@ def analyse_input(
     return summary
 
 
-def analyse_hierarchy(
+def analyze_hierarchy(
     neurons: int, steps: int, seed: int, noise: float = 0.5, *, progress: bool = True
 ) -> tuple[MetricsSummary, Any]:
     """Simulate the demo hierarchy on the CPU and measure it with :func:`hal9.metrics.report`.
@@ -324,7 +324,7 @@ def run_metrics(
     if outputs is not None:
         outputs.mkdir(parents=True, exist_ok=True)
     if cfg.hierarchy is not None:
-        summary, rep = analyse_hierarchy(cfg.hierarchy, cfg.steps, cfg.seed, cfg.noise, progress=progress)
+        summary, rep = analyze_hierarchy(cfg.hierarchy, cfg.steps, cfg.seed, cfg.noise, progress=progress)
         if outputs is not None:
             from hal9.viz import plot_compression, save_figure
 
@@ -340,7 +340,7 @@ def run_metrics(
     else:
         assert cfg.input is not None
         data = load_input(cfg.input)
-        summary = analyse_input(data, cfg.measures, cfg.partition, cfg.criterion)
+        summary = analyze_input(data, cfg.measures, cfg.partition, cfg.criterion)
         summary["input"]["path"] = str(cfg.input)
         rows = summary.get("measures", {})
         for m, r in rows.items():

@@ -41,7 +41,7 @@ __all__ = [
     "audit_log",
     "make_engine",
     "metadata",
-    "normalise_url",
+    "normalize_url",
     "refresh_tokens",
     "runs",
     "users",
@@ -173,7 +173,7 @@ audit_log = Table(
 )
 
 
-def normalise_url(url: str) -> str:
+def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs: ``postgres://`` and ``postgresql://`` → ``postgresql+psycopg://``."""
     for plain in ("postgres://", "postgresql://"):
         if url.startswith(plain):
@@ -210,7 +210,7 @@ def make_engine(
     per checkout), so connections that a database restart or ``pg_terminate_backend`` killed are
     replaced instead of failing the next request.
     """
-    url = normalise_url(url)
+    url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
