@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +37,12 @@ def add_demo_parser(sub: Any) -> None:
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """Run ``hal9 demo``; returns the exit code (2: bad input, reported on stderr)."""
-    from pydantic import ValidationError
 
     from hal9.experiments.demo import demo_config, format_summary, run_demo
 
-    try:
-        if args.neurons < 9:
-            raise ValueError(f"--neurons must be >= 9 (one per layer), got {args.neurons}")
-        cfg = demo_config(args.neurons, args.steps, args.batch, args.seed, args.device)
-    except (ValueError, ValidationError) as exc:
-        print(f"hal9 demo: error: {exc}", file=sys.stderr)
-        return 2
+    if args.neurons < 9:
+        raise ValueError(f"--neurons must be >= 9 (one per layer), got {args.neurons}")
+    cfg = demo_config(args.neurons, args.steps, args.batch, args.seed, args.device)
     summary = run_demo(
         cfg,
         outputs=args.outputs,

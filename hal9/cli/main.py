@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+
+#: Config fields whose flag is not ``--<field>``.
+_FIELD_FLAGS = {"n_layers": "--layers", "n_null": "--null", "measures": "--measure"}
+#: Subcommands whose bad input and refused work end in one line and status 2 (serve/worker report their own).
+_ONE_LINE_COMMANDS = ("demo", "metrics", "organize", "tactical")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,17 +55,44 @@ def _version(as_json: bool) -> int:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }
     print(json.dumps(info) if as_json else f"hal9 {__version__} (torch {torch.__version__})")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
+    """Run the CLI; returns the exit code.
+
+    For ``demo``, ``metrics``, ``organize`` and ``tactical``, ``--outputs`` and ``--tracking-uri`` are
+    checked before any work, and bad input or refused work (a network that cannot fit in memory, a file
+    that is not what it claims) ends with one ``hal9 <command>: error: …`` line naming the flag and exit
+    status 2 (``HAL9_DEBUG=1``: the traceback instead).
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "version":
         return _version(args.json)
+    if args.command not in _ONE_LINE_COMMANDS:
+        return _dispatch(parser, args)
+    from pydantic import ValidationError
+
+    from hal9.cli.errors import check_outputs, check_tracking_uri, flags_of, one_line
+
+    try:
+        if getattr(args, "outputs", None) is not None:
+            check_outputs(args.outputs)
+        check_tracking_uri(getattr(args, "tracking_uri", None))
+        return _dispatch(parser, args)
+    except (ValidationError, ValueError, OSError) as exc:
+        if os.environ.get("HAL9_DEBUG"):
+            raise
+        flags = {**flags_of(parser), **_FIELD_FLAGS}
+        print(f"hal9 {args.command}: error: {one_line(exc, flags)}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "demo":
         from hal9.cli.demo import run_demo_command
 

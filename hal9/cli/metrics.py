@@ -14,10 +14,8 @@ from typing import Any
 
 __all__ = ["add_metrics_parser", "format_metrics", "parse_partition", "run_metrics_command"]
 
+
 #: ``MetricsReportConfig`` field → the flag that sets it (for error messages).
-_FLAGS = {"measures": "--measure"}
-
-
 def _criterion(value: str) -> str:
     """``--criterion``: an old spelling is mapped to the new one, with a note on stderr."""
     from hal9.experiments.options import criterion_aliases as aliases
@@ -102,16 +100,6 @@ def parse_partition(text: str | None) -> tuple[tuple[int, ...], ...] | None:
     return out
 
 
-def _config_error(exc: Any) -> str:
-    """A pydantic ``ValidationError`` of the config, one line per error, each naming its flag."""
-    lines = []
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else ""
-        flag = _FLAGS.get(field, "--" + field.replace("_", "-")) if field else "arguments"
-        lines.append(f"{flag}: {err['msg']}" + (f", got {err['input']!r}" if field else ""))
-    return "; ".join(lines)
-
-
 def format_metrics(summary: Any) -> str:
     """The text report of a :class:`~hal9.experiments.metrics_report.MetricsSummary`.
 
@@ -166,32 +154,24 @@ def format_metrics(summary: Any) -> str:
 
 def run_metrics_command(args: argparse.Namespace) -> int:
     """Run ``hal9 metrics``; returns the exit code (2: bad input, reported on stderr)."""
-    from pydantic import ValidationError
 
     from hal9.experiments.metrics_report import MetricsReportConfig, run_metrics
 
-    try:
-        options: dict[str, Any] = {}
-        if args.measure:
-            options["measures"] = tuple(args.measure)
-        try:
-            cfg = MetricsReportConfig(
-                input=args.input,
-                hierarchy=args.hierarchy,
-                steps=args.steps,
-                noise=args.noise,
-                criterion=args.criterion,
-                partition=parse_partition(args.partition),
-                seed=args.seed,
-                **options,
-            )
-        except ValidationError as exc:
-            raise ValueError(_config_error(exc)) from None
-        summary = run_metrics(
-            cfg, outputs=args.outputs, experiment=args.experiment, tracking_uri=args.tracking_uri
-        )
-    except ValueError as exc:
-        print(f"hal9 metrics: error: {exc}", file=sys.stderr)
-        return 2
+    options: dict[str, Any] = {}
+    if args.measure:
+        options["measures"] = tuple(args.measure)
+    cfg = MetricsReportConfig(
+        input=args.input,
+        hierarchy=args.hierarchy,
+        steps=args.steps,
+        noise=args.noise,
+        criterion=args.criterion,
+        partition=parse_partition(args.partition),
+        seed=args.seed,
+        **options,
+    )
+    summary = run_metrics(
+        cfg, outputs=args.outputs, experiment=args.experiment, tracking_uri=args.tracking_uri
+    )
     print(json.dumps(summary, indent=2) if args.json else format_metrics(summary))
     return 0

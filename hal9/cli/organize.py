@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,35 +47,30 @@ def add_organize_parser(sub: Any) -> None:
 
 def run_organize_command(args: argparse.Namespace) -> int:
     """Run ``hal9 organize``; returns the exit code (2: bad input, reported on stderr)."""
-    from pydantic import ValidationError
 
     from hal9.experiments.organize import OrganizeConfig, ReferenceConfig, run_organize, run_reference
 
     summary: Any
-    try:
-        if args.hal9_reference:
-            summary = run_reference(ReferenceConfig(neurons=args.neurons, device=args.device))
-        else:
-            cfg = OrganizeConfig(
-                neurons=args.neurons,
-                k=args.k,
-                mode=args.mode or "auto",
-                kernel=args.kernel,
-                n_layers=args.layers,
-                n_null=args.null,
-                seed=args.seed,
-                device=args.device,
-            )
-            summary = run_organize(
-                cfg,
-                outputs=args.outputs,
-                experiment=args.experiment,
-                tracking_uri=args.tracking_uri,
-                progress=not args.no_progress,
-            )
-    except (ValueError, ValidationError) as exc:
-        print(f"hal9 organize: error: {exc}", file=sys.stderr)
-        return 2
+    if args.hal9_reference:
+        summary = run_reference(ReferenceConfig(neurons=args.neurons, device=args.device))
+    else:
+        cfg = OrganizeConfig(
+            neurons=args.neurons,
+            k=args.k,
+            mode=args.mode or "auto",
+            kernel=args.kernel,
+            n_layers=args.layers,
+            n_null=args.null,
+            seed=args.seed,
+            device=args.device,
+        )
+        summary = run_organize(
+            cfg,
+            outputs=args.outputs,
+            experiment=args.experiment,
+            tracking_uri=args.tracking_uri,
+            progress=not args.no_progress,
+        )
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

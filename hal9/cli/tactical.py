@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,39 +56,34 @@ def add_tactical_parser(sub: Any) -> None:
 
 def run_tactical(args: argparse.Namespace) -> int:
     """Run ``hal9 tactical …``; returns the exit code (2: bad input or no subcommand)."""
-    from pydantic import ValidationError
 
     from hal9.experiments.tactical import COMPARED, TacticalRunConfig, run_and_log
 
     if getattr(args, "tactical_command", None) != "simulate":
         print("usage: hal9 tactical simulate [--tasks N --units M ...]; see hal9 tactical simulate --help")
         return 2
-    try:
-        cfg = TacticalRunConfig(
-            tasks=args.tasks,
-            units=args.units,
-            tasks_per_goal=args.tasks_per_goal,
-            load=args.load,
-            failure_rate=args.failure_rate,
-            crash_rate=args.crash_rate,
-            preemption=args.preemption,
-            schedulers=COMPARED if args.compare else (args.scheduler,),
-            unit_source="random" if args.from_selforg is None else "selforg",
-            neurons=args.from_selforg or 4000,
-            layers=args.layers,
-            seed=args.seed,
-            device=args.device,
-        )
-        summary = run_and_log(
-            cfg,
-            outputs=None if args.no_figures else args.outputs,
-            experiment=args.experiment,
-            tracking_uri=args.tracking_uri,
-            progress=not args.no_progress,
-        )
-    except (ValueError, ValidationError) as exc:
-        print(f"hal9 tactical: error: {exc}", file=sys.stderr)
-        return 2
+    cfg = TacticalRunConfig(
+        tasks=args.tasks,
+        units=args.units,
+        tasks_per_goal=args.tasks_per_goal,
+        load=args.load,
+        failure_rate=args.failure_rate,
+        crash_rate=args.crash_rate,
+        preemption=args.preemption,
+        schedulers=COMPARED if args.compare else (args.scheduler,),
+        unit_source="random" if args.from_selforg is None else "selforg",
+        neurons=args.from_selforg or 4000,
+        layers=args.layers,
+        seed=args.seed,
+        device=args.device,
+    )
+    summary = run_and_log(
+        cfg,
+        outputs=None if args.no_figures else args.outputs,
+        experiment=args.experiment,
+        tracking_uri=args.tracking_uri,
+        progress=not args.no_progress,
+    )
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

@@ -153,26 +153,46 @@ def load_input(path: Path) -> dict[str, torch.Tensor]:
     Raises
     ------
     ValueError
-        Naming ``--input``: a missing file, another suffix, or an ``.npz`` without ``A`` or ``x``.
+        Naming ``--input``: a missing file, another suffix, a file that is not in NumPy's format (e.g. a
+        text file named ``.npy``), pickled or non-numeric data, or an ``.npz`` without ``A`` or ``x``.
     """
     if not path.exists():
         raise ValueError(f"--input: {path} does not exist")
-    if path.suffix == ".npy":
-        return {"x": torch.from_numpy(np.load(path, allow_pickle=False)).double()}
-    if path.suffix == ".npz":
+    if path.suffix not in _MAGIC:
+        raise ValueError(f"--input must be a .npy or .npz file, got {path.name}")
+    with open(path, "rb") as fh:
+        head = fh.read(len(_MAGIC[path.suffix]))
+    if head != _MAGIC[path.suffix]:
+        kind = "NumPy .npy file (numpy.save)" if path.suffix == ".npy" else "NumPy .npz archive (numpy.savez)"
+        raise ValueError(f"--input: {path} is not a {kind}: it does not start with the format's magic bytes")
+    try:
+        if path.suffix == ".npy":
+            return {"x": _numeric(np.load(path, allow_pickle=False), path, "x")}
         with np.load(path, allow_pickle=False) as data:
             keys = set(data.files)
             if "A" in keys:
-                out = {"A": torch.from_numpy(data["A"]).double()}
+                out = {"A": _numeric(data["A"], path, "A")}
                 if "noise_cov" in keys:
-                    out["noise_cov"] = torch.from_numpy(data["noise_cov"]).double()
+                    out["noise_cov"] = _numeric(data["noise_cov"], path, "noise_cov")
                 return out
             if "x" in keys:
-                return {"x": torch.from_numpy(data["x"]).double()}
-            raise ValueError(
-                f"--input: {path} must hold 'A' (and optionally 'noise_cov') or 'x'; has {sorted(keys)}"
-            )
-    raise ValueError(f"--input must be a .npy or .npz file, got {path.name}")
+                return {"x": _numeric(data["x"], path, "x")}
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise ValueError(f"--input: {path} holds Python objects (pickled); save numeric arrays") from None
+        raise
+    raise ValueError(f"--input: {path} must hold 'A' (and optionally 'noise_cov') or 'x'; has {sorted(keys)}")
+
+
+#: The first bytes of a ``.npy`` file (format spec) and of an ``.npz`` (a zip archive).
+_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK\x03\x04"}
+
+
+def _numeric(arr: np.ndarray, path: Path, key: str) -> torch.Tensor:
+    """``arr`` as float64, refusing non-numeric arrays with a message naming the file and key."""
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"--input: {key} in {path} must be numeric, got dtype {arr.dtype}")
+    return torch.from_numpy(np.asarray(arr, dtype=np.float64))
 
 
 def _label(p: tuple[tuple[int, ...], ...]) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 
 import pydantic
 
-from hal9.tracking._backend import default_tracking_uri
+from hal9.tracking._backend import check_tracking_uri, default_tracking_uri
 from hal9.tracking._compare import compare_runs
 from hal9.tracking._fallback import Hal9TrackingWarning
 from hal9.tracking._flatten import flatten_config
@@ -39,6 +39,7 @@ from hal9.tracking._tags import default_tags, render_tags
 __all__ = [
     "Hal9TrackingWarning",
     "TrackedRun",
+    "check_tracking_uri",
     "compare_runs",
     "default_tracking_uri",
     "flatten_config",

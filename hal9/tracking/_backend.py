@@ -220,6 +220,36 @@ def _probe_directory(uri: str) -> str | None:
     return None if os.access(path, os.W_OK) else f"directory {path} is not writable"
 
 
+#: Schemes of stores every MLflow release accepts: databases and tracking servers.
+_DATABASE_OR_SERVER_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
+
+
+def check_tracking_uri(uri: str | None = None) -> None:
+    """Refuse, at once and in one line, a tracking URI MLflow cannot use (``None``: the default URI).
+
+    Call it before a long computation: an unknown scheme, or a store this MLflow refuses (the plain-folder
+    ``./mlruns`` store of MLflow 3 unless ``MLFLOW_ALLOW_FILE_STORE=true``), raises ``ValueError`` here
+    instead of after the work. A backend that merely cannot be reached is *not* an error: the run then
+    writes to its local fallback folder, as documented.
+    """
+    uri = uri or default_tracking_uri()
+    if _scheme(uri) in _DATABASE_OR_SERVER_SCHEMES or probe_backend(uri) is not None:
+        # stores MLflow always accepts (creating one would make its tables now), or an unreachable
+        # backend (the run falls back): nothing to refuse here
+        return
+    from mlflow import MlflowClient
+
+    try:
+        MlflowClient(tracking_uri=uri)
+    except Exception as exc:
+        text = " ".join(str(exc).split())
+        first = text.split(". ")[0].rstrip(".") or type(exc).__name__
+        hint = ""
+        if "MLFLOW_ALLOW_FILE_STORE" in text:
+            hint = "; use sqlite:///mlflow.db (the default) or set MLFLOW_ALLOW_FILE_STORE=true"
+        raise ValueError(f"tracking URI {uri!r} cannot be used: {first}{hint}") from None
+
+
 def is_user_error(exc: BaseException) -> bool:
     """True for MLflow errors caused by the caller's input (re-raised), False for backend failures.
 
