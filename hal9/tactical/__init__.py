@@ -12,15 +12,27 @@
 from hal9.tactical.assignment import Assignment, assign
 from hal9.tactical.dag import topological_order
 from hal9.tactical.messages import LayerRoutingError, Message, MessageLog, MessageType, check_route
-from hal9.tactical.models import SCHEDULERS, Goal, Scheduler, SimulationConfig, Task, TaskTemplate, Unit
+from hal9.tactical.models import (
+    ASSIGNMENT_SCHEDULERS,
+    SCHEDULERS,
+    AssignmentScheduler,
+    Goal,
+    Scheduler,
+    SimulationConfig,
+    Task,
+    TaskTemplate,
+    Unit,
+)
 from hal9.tactical.results import SimulationResult, TaskState, jain_index
 from hal9.tactical.simulation import Reason, TacticalSimulation
 from hal9.tactical.units import units_from_layer
 from hal9.tactical.workload import random_units, random_workload
 
 __all__ = [
+    "ASSIGNMENT_SCHEDULERS",
     "SCHEDULERS",
     "Assignment",
+    "AssignmentScheduler",
     "Goal",
     "LayerRoutingError",
     "Message",

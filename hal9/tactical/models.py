@@ -18,15 +18,13 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     field_validator,
     model_validator,
 )
 
-from hal9.core.config import MIN_NORMAL, check_device
+from hal9.core import MIN_NORMAL, FrozenConfig, check_device
 
 __all__ = ["SCHEDULERS", "Goal", "Scheduler", "SimulationConfig", "Task", "TaskTemplate", "Unit"]
 
@@ -34,9 +32,14 @@ __all__ = ["SCHEDULERS", "Goal", "Scheduler", "SimulationConfig", "Task", "TaskT
 #: rounds, ε-auction for large ones or on CUDA), ``auction``, ``hungarian``, ``greedy`` (assignment problems),
 #: ``edf`` (earliest deadline first) and ``round_robin`` (baselines). The one declaration of the scheduler
 #: names: CLI choices, service schemas and experiment configs derive from it.
-Scheduler = Literal["auto", "auction", "hungarian", "greedy", "edf", "round_robin"]
+#: Schedulers that solve each round as an assignment problem (:mod:`hal9.tactical.policies`).
+AssignmentScheduler = Literal["auto", "auction", "hungarian", "greedy"]
+#: Every scheduler: the assignment ones, then the baselines EDF and round-robin.
+Scheduler = Literal[AssignmentScheduler, "edf", "round_robin"]
 #: ``typing.get_args(Scheduler)``: the scheduler names, in declaration order.
 SCHEDULERS: tuple[Scheduler, ...] = get_args(Scheduler)
+#: ``typing.get_args(AssignmentScheduler)``.
+ASSIGNMENT_SCHEDULERS: tuple[AssignmentScheduler, ...] = get_args(AssignmentScheduler)
 
 
 def _finite_nonneg(v: tuple[float, ...]) -> tuple[float, ...]:
@@ -52,11 +55,7 @@ Id = Annotated[str, Field(min_length=1, max_length=200)]
 FiniteTime = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Task(_Frozen):
+class Task(FrozenConfig):
     """One unit of work of a goal.
 
     ``priority`` and ``deadline`` default to the goal's when ``None``. ``capability`` is what the task needs
@@ -74,7 +73,7 @@ class Task(_Frozen):
     dependencies: tuple[Id, ...] = ()
 
 
-class TaskTemplate(_Frozen):
+class TaskTemplate(FrozenConfig):
     """A decomposition template: a goal's task DAG generated from a few numbers (no randomness).
 
     * ``chain``: ``t0 → t1 → … → t(n−1)``;
@@ -90,7 +89,7 @@ class TaskTemplate(_Frozen):
     demand: NonNegVector = ()
 
 
-class Goal(_Frozen):
+class Goal(FrozenConfig):
     """A goal sent by L5: an explicit task DAG (``tasks``) or a ``template`` to decompose (exactly one).
 
     Validation builds and checks the DAG, so an accepted goal has unique task ids, known dependencies and
@@ -138,7 +137,7 @@ class Goal(_Frozen):
         )
 
 
-class Unit(_Frozen):
+class Unit(FrozenConfig):
     """An L3 operational unit: capability vector, speed (work units per time unit), capacity per resource."""
 
     id: Id
@@ -148,7 +147,7 @@ class Unit(_Frozen):
     status: Literal["available", "failed"] = "available"
 
 
-class SimulationConfig(_Frozen):
+class SimulationConfig(FrozenConfig):
     """Configuration of :class:`hal9.tactical.simulation.TacticalSimulation` (flattens into MLflow params).
 
     Times are in simulation time units. A scheduling round runs at most every ``round_interval`` (0: at

@@ -23,11 +23,10 @@ import torch
 from numpy.typing import NDArray
 
 from hal9.tactical.costs import cost_matrix, duration_matrix, fits_matrix
+from hal9.tactical.models import ASSIGNMENT_SCHEDULERS
 
-__all__ = ["ASSIGNMENT_SCHEDULERS", "RoundProblem", "plan_round"]
+__all__ = ["RoundProblem", "plan_round"]
 
-#: Schedulers that solve each round as an assignment problem.
-ASSIGNMENT_SCHEDULERS = ("auto", "auction", "hungarian", "greedy")
 
 #: ``auto`` uses the ε-auction on a CUDA device or from this many matrix entries on, the exact Hungarian
 #: (SciPy) below it: measured on the 2-core CPU (docs/benchmarks.md), SciPy is 5–6× faster on rounds of
