@@ -19,7 +19,12 @@ def add_demo_parser(sub: Any) -> None:
         "input, "
         "simulate leaky rate neurons, log the run to MLflow and write figures to --outputs.",
     )
-    demo.add_argument("--neurons", type=int, default=100_000, help="total neurons (default 100000)")
+    demo.add_argument(
+        "--neurons",
+        type=int,
+        default=100_000,
+        help="total neurons: the designed sizes (ratio e) whose sum is closest (default 100000: 100,001)",
+    )
     demo.add_argument("--steps", type=int, default=1000, help="simulation steps (default 1000)")
     demo.add_argument("--batch", type=int, default=1, help="independent input trials (default 1)")
     demo.add_argument("--seed", type=int, default=0)
