@@ -38,9 +38,10 @@ bench: $(STAMP)
 gpu-check: $(STAMP)
 	scripts/gpu_check.sh
 
-docs:
-	$(PYTHON) -m venv .docs-venv && .docs-venv/bin/pip install mkdocs-material "mkdocstrings[python]"
-	.docs-venv/bin/mkdocs build --strict
+docs: $(STAMP)
+	$(BIN)/pip install $$(PYTHON=$(BIN)/python scripts/torch_index.sh $(TORCH_INDEX)) "$(TORCH)" -e ".[docs]"
+	rm -rf docs/notebooks && cp -r notebooks docs/notebooks
+	$(BIN)/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) .docs-venv site outputs mlruns mlflow.db .hal9_fallback
+	rm -rf $(VENV) .docs-venv site docs/notebooks outputs mlruns mlflow.db .hal9_fallback

@@ -18,26 +18,30 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hal9.core import (
+    MIN_NORMAL,
     ConnectivityConfig,
     HierarchyConfig,
+    Network,
     RateConfig,
     adjacency_violation,
     build_network,
+    check_device,
     layer_name,
     rate_params,
     run,
     sizes_for_total,
 )
-from hal9.core.config import MIN_NORMAL, check_device
 from hal9.experiments._tracking import MlflowRef
 
 __all__ = [
     "DemoConfig",
     "DemoLayer",
     "DemoSummary",
+    "NetworkSummary",
     "demo_config",
     "demo_inputs",
     "format_summary",
+    "network_summary",
     "run_demo",
 ]
 
@@ -181,11 +185,9 @@ class DemoLayer(TypedDict):
     mean_abs_rate: float
 
 
-class DemoSummary(TypedDict):
-    """What :func:`run_demo` measured (JSON-ready; times in seconds, rates per second)."""
+class NetworkSummary(TypedDict):
+    """The simulated hierarchy: sizes, run length and mean ``|rate|`` per layer, ±1 violation."""
 
-    hal9_version: str
-    device: str
     neurons: int
     synapses: int
     steps: int
@@ -193,6 +195,29 @@ class DemoSummary(TypedDict):
     layers: list[DemoLayer]
     #: Fraction of synaptic weight that breaks the ±1 rule (:func:`hal9.core.adjacency_violation`).
     pm1_violation: float
+
+
+def network_summary(net: Network, steps: int, batch: int, mean_abs: list[float]) -> NetworkSummary:
+    """The :class:`NetworkSummary` of ``net`` after ``steps`` steps of ``batch`` trials (``mean_abs[k]``:
+    mean ``|rate|`` of layer ``k``); shared by :func:`run_demo` and the service's simulation job."""
+    return {
+        "neurons": net.n_neurons,
+        "synapses": net.n_synapses,
+        "steps": steps,
+        "batch": batch,
+        "layers": [
+            {"layer": layer_name(k), "size": net.sizes[k], "mean_abs_rate": mean_abs[k]}
+            for k in range(net.n_layers)
+        ],
+        "pm1_violation": float(adjacency_violation(net.weight, net.labels)),
+    }
+
+
+class DemoSummary(NetworkSummary):
+    """What :func:`run_demo` measured (JSON-ready; times in seconds, rates per second)."""
+
+    hal9_version: str
+    device: str
     build_s: float
     run_s: float
     neuron_steps_per_s: float
@@ -266,14 +291,7 @@ def run_demo(
     summary: DemoSummary = {
         "hal9_version": __version__,
         "device": _device_name(device),
-        "neurons": net.n_neurons,
-        "synapses": net.n_synapses,
-        "steps": cfg.steps,
-        "batch": cfg.batch,
-        "layers": [
-            {"layer": layer_name(k), "size": net.sizes[k], "mean_abs_rate": mean_abs[k]} for k in layers
-        ],
-        "pm1_violation": adjacency_violation(net.weight, net.labels),
+        **network_summary(net, cfg.steps, cfg.batch, mean_abs),
         "build_s": build_s,
         "run_s": sim_s,
         "neuron_steps_per_s": neuron_steps / sim_s,

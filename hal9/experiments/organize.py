@@ -14,7 +14,7 @@ from typing import Any, NotRequired, TypedDict, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hal9.core.config import check_device
+from hal9.core import check_device
 from hal9.experiments._tracking import MlflowRef, log_run
 from hal9.experiments.options import kernel_names
 from hal9.selforg.organizer import OrganizeConfig, SelfOrganizer

@@ -12,7 +12,7 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hal9.core.config import MIN_NORMAL
+from hal9.core import MIN_NORMAL
 from hal9.experiments._tracking import MlflowRef, log_run
 from hal9.tactical import SCHEDULERS, Goal, Scheduler, Unit
 

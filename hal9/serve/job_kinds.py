@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hal9.core.config import MIN_NORMAL
+from hal9.core import MIN_NORMAL
 from hal9.serve.jobs import JobContext, JobKind, JobResult
 from hal9.serve.settings import JobLimits
 
@@ -50,8 +50,8 @@ def run_simulation(cfg: Any, ctx: JobContext) -> JobResult:
     and summarise each layer."""
     import torch
 
-    from hal9.core import adjacency_violation, build_network, layer_name, rate_params, run
-    from hal9.experiments.demo import demo_config, demo_inputs
+    from hal9.core import build_network, rate_params, run
+    from hal9.experiments.demo import demo_config, demo_inputs, network_summary
 
     demo = demo_config(
         cfg.neurons,
@@ -85,14 +85,7 @@ def run_simulation(cfg: Any, ctx: JobContext) -> JobResult:
     mean_abs = [float(torch.cat(parts[k]).abs().mean()) for k in layers]
     neuron_steps = net.n_neurons * cfg.batch * cfg.steps
     summary = {
-        "neurons": net.n_neurons,
-        "synapses": net.n_synapses,
-        "steps": cfg.steps,
-        "batch": cfg.batch,
-        "layers": [
-            {"layer": layer_name(k), "size": net.sizes[k], "mean_abs_rate": mean_abs[k]} for k in layers
-        ],
-        "pm1_violation": float(adjacency_violation(net.weight, net.labels)),
+        **network_summary(net, cfg.steps, cfg.batch, mean_abs),
         "run_s": run_s,
         "neuron_steps_per_s": neuron_steps / max(run_s, 1e-9),
     }
