@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -78,6 +79,20 @@ def _model_of(params: Params) -> NeuronModel:
     raise ValueError(
         f"params must be the params of a registered neuron model ({expected}), got {type(params).__name__}"
     )
+
+
+def _as_input(name: str, value: Any, network: Network) -> Any:
+    """Tensors as given (checked strictly); numpy arrays and nested lists converted to the network's
+    dtype and device (anything else is left for the checks to refuse)."""
+    if isinstance(value, Tensor) or not isinstance(value, np.ndarray | list | tuple):
+        return value
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a tensor or an array of numbers, got {type(value).__name__}"
+        ) from None
+    return torch.as_tensor(arr, dtype=network.dtype, device=network.device)
 
 
 def _check_tensor(name: str, t: Tensor, shape: tuple[int, ...], net: Network) -> None:
@@ -174,12 +189,13 @@ def run(
     params : NamedTuple
         Params of a registered neuron model (``RateParams``, ``LIFParams``, ``ALIFParams``, …; see
         :mod:`hal9.core.neurons`); their type selects the model.
-    inputs : Tensor
-        ``(T, batch, n_1)`` external input to L1, same dtype and device as the network, finite.
+    inputs : Tensor or array-like
+        ``(T, batch, n_1)`` external input to L1, finite. A tensor must have the network's dtype and
+        device; a numpy array or nested list is converted to them.
     state : NamedTuple, optional
         Initial state of the same model; its resting state (see :func:`initial_state`) by default.
-    layer_inputs : mapping int → Tensor, optional
-        Extra input ``(T, batch, n_k)`` into layer ``k`` (0-based).
+    layer_inputs : mapping int → Tensor or array-like, optional
+        Extra input ``(T, batch, n_k)`` into layer ``k`` (0-based), converted like ``inputs``.
     record : sequence of int
         Layers whose full activity is recorded.
     every : int
@@ -197,7 +213,9 @@ def run(
     -----
     Cost per step ``O(batch · (nnz + N))``; memory ``O(nnz + batch · N + recorded)``.
     """
-    layer_inputs = dict(layer_inputs or {})
+    inputs = _as_input("inputs", inputs, network)
+    extra = layer_inputs or {}
+    layer_inputs = {k: _as_input(f"layer_inputs[{k}]", v, network) for k, v in extra.items()}
     record = tuple(dict.fromkeys(record))
     model, steps, batch = _validate(network, params, inputs, state, layer_inputs, record, every)
     dev, dtype, weight = network.device, network.dtype, network.weight

@@ -18,8 +18,9 @@ def plot_phi_partitions(
 ) -> Figure:
     """Bar chart of an integration measure over bipartitions, sorted ascending, the MIB highlighted.
 
-    Shape:
-        ``values``: ``(P,)`` nats for the ``P`` bipartitions named by ``labels`` (e.g. ``"0,1|2,3"``).
+    Shape
+    -----
+    ``values``: ``(P,)`` nats for the ``P`` bipartitions named by ``labels`` (e.g. ``"0,1|2,3"``).
     """
     v = _as_numpy(values).astype(float).ravel()
     if v.size == 0 or v.size != len(labels):
@@ -52,8 +53,9 @@ def plot_compression(
 ) -> Figure:
     """Two panels per boundary ``L_k→L_{k+1}``: width and effective-dimension ratios vs the target, and R².
 
-    Shape:
-        ``width_ratio``, ``pr_ratio``, ``r2``: ``(B,)`` for the ``B`` boundaries named by ``pairs``.
+    Shape
+    -----
+    ``width_ratio``, ``pr_ratio``, ``r2``: ``(B,)`` for the ``B`` boundaries named by ``pairs``.
     """
     w, p, r = (_as_numpy(a).astype(float).ravel() for a in (width_ratio, pr_ratio, r2))
     if not (len(pairs) == w.size == p.size == r.size) or w.size == 0:

@@ -268,3 +268,12 @@ def test_module_time_constant_follows_the_model() -> None:
     assert p.tau_mem is m.time_constant and p.bias is m.bias
     out = m(_x(dtype=torch.float32) * 3, record=[0])
     assert set(out.recordings[0].unique().tolist()) <= {0.0, 1.0}
+
+
+def test_activation_names_are_declared_once() -> None:
+    from typing import get_args
+
+    from hal9.core import ACTIVATIONS
+    from hal9.core.neurons import Activation
+
+    assert get_args(Activation) == tuple(ACTIVATIONS)  # the config's Literal and the table agree, in order

@@ -203,3 +203,20 @@ def test_recordings_that_cannot_fit_are_refused_up_front(monkeypatch: pytest.Mon
         run(net, rate_params(RateConfig(), net.sizes), _inputs(), record=[0, 3])
     monkeypatch.setattr(runner, "available_memory", lambda device: 10_368)
     assert run(net, rate_params(RateConfig(), net.sizes), _inputs(), record=[0, 3]).steps == 12
+
+
+def test_numpy_and_list_inputs_are_converted_to_the_network() -> None:
+    import numpy as np
+
+    net = _net(dtype=torch.float64)
+    p = rate_params(RateConfig(tau=2.0), net.sizes, dtype=torch.float64)
+    x = _inputs(steps=6, dtype=torch.float64)
+    top = torch.rand((6, 3, SIZES[3]), generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    ref = run(net, p, x, layer_inputs={3: top}, record=[3])
+    for conv in (lambda t: t.numpy(), lambda t: t.tolist()):
+        got = run(net, p, conv(x), layer_inputs={3: conv(top)}, record=[3])
+        assert torch.equal(got.recordings[3], ref.recordings[3])
+    with pytest.raises(ValueError, match="inputs must be a tensor or an array of numbers, got list"):
+        run(net, p, [[["a"]]])
+    with pytest.raises(ValueError, match=r"inputs must have shape \(6, 3, 60\)"):
+        run(net, p, np.zeros((6, 3, 61)))
