@@ -14,7 +14,8 @@ from importlib import metadata as _metadata
 # reads the variable once): torch's default spin-wait makes a busy small CPU many times slower (the 100k
 # demo: 27-32 s instead of 3.6-3.8 s on a loaded 2-core machine). A value the user set is kept, and
 # `import hal9` from Python changes nothing.
-if "torch" not in _sys.modules and _os.path.basename(_sys.argv[0] if _sys.argv else "") == "hal9":
+_argv = getattr(_sys, "argv", None) or [""]
+if "torch" not in _sys.modules and _os.path.splitext(_os.path.basename(_argv[0]))[0] == "hal9":
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
@@ -22,7 +23,7 @@ try:
 except _metadata.PackageNotFoundError:  # pragma: no cover - only when run from a source tree without install
     __version__ = "0+unknown"
 
-from hal9.core import (
+from hal9.core import (  # noqa: E402 - after the OMP default above, which must precede torch
     LAYER_NAMES,
     ALIFConfig,
     ConnectivityConfig,

@@ -64,13 +64,29 @@ def one_line(exc: BaseException, flags: Mapping[str, str] | None = None) -> str:
 
 
 def check_outputs(path: Path, flag: str = "--outputs") -> None:
-    """Create ``path`` if needed and check that a file can be written in it; ``ValueError`` otherwise."""
+    """Check that a file can be written in folder ``path``; ``ValueError`` naming ``flag`` otherwise.
+
+    Folders the check had to create are removed again, so a command refused later leaves nothing behind
+    (``os.access`` alone is not enough: it answers yes to root for ``/proc``).
+    """
+    target = path.expanduser().absolute()
+    missing = []
+    probe = target
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".hal9-write-check-"):
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".hal9-write-check-"):
             pass
     except OSError as exc:
         raise ValueError(f"{flag}: cannot write to {str(path)!r} ({exc.strerror or exc})") from None
+    finally:
+        for folder in missing:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def check_tracking_uri(uri: str | None, flag: str = "--tracking-uri") -> None:

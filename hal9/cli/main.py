@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_tracking_uri(getattr(args, "tracking_uri", None))
         return _dispatch(parser, args)
     except (ValidationError, ValueError, OSError) as exc:
-        if os.environ.get("HAL9_DEBUG"):
+        if os.environ.get("HAL9_DEBUG", "") not in ("", "0"):
             raise
         flags = {**flags_of(parser), **_FIELD_FLAGS}
         print(f"hal9 {args.command}: error: {one_line(exc, flags)}", file=sys.stderr)

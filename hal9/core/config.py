@@ -143,3 +143,14 @@ class HierarchyConfig(FrozenConfig):
             return tuple(self.sizes)
         assert self.base_size is not None
         return designed_sizes(self.base_size, self.n_layers, self.ratio)
+
+
+def __getattr__(name: str) -> object:
+    # The neuron configs moved to hal9.core.neurons; the old import path works until hal9 0.2.0.
+    if name in ("RateConfig", "LIFConfig", "Activation"):
+        from hal9.core import neurons
+        from hal9.core.deprecation import warn_renamed
+
+        warn_renamed(f"hal9.core.config.{name}", f"hal9.core.{name}")
+        return getattr(neurons, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -73,10 +73,13 @@ def module_aliases(namespace: Mapping[str, Any], aliases: Mapping[str, str]) -> 
     return __getattr__
 
 
-def renamed_value(value: Any, aliases: Mapping[str, str], *, field: str) -> Any:
-    """``aliases[value]`` with a warning when ``value`` is an old spelling; otherwise ``value`` unchanged."""
+def renamed_value(value: Any, aliases: Mapping[str, str], *, field: str, stacklevel: int = 4) -> Any:
+    """``aliases[value]`` with a warning when ``value`` is an old spelling; otherwise ``value`` unchanged.
+
+    ``stacklevel`` counts from this function's caller (2) up to the user's call the warning should name.
+    """
     if isinstance(value, str) and value in aliases:
-        warn_renamed(value, aliases[value], what=f"value of {field}", stacklevel=4)
+        warn_renamed(value, aliases[value], what=f"value of {field}", stacklevel=stacklevel)
         return aliases[value]
     return value
 
@@ -112,9 +115,9 @@ class RenamedKeys(dict[str, Any]):
     and ``d.get(old)`` return ``d[new]`` and raise a :class:`DeprecationWarning`.
     """
 
-    def __init__(self, data: Mapping[str, Any], aliases: Mapping[str, str]) -> None:
-        super().__init__(data)
-        self._aliases = dict(aliases)
+    def __init__(self, data: Any = (), aliases: Mapping[str, str] | None = None) -> None:
+        super().__init__(data)  # (``dataclasses.asdict`` and ``copy`` rebuild it from the pairs alone)
+        self._aliases = dict(aliases or {})
 
     def __missing__(self, key: str) -> Any:
         new = self._aliases.get(key)
@@ -125,7 +128,10 @@ class RenamedKeys(dict[str, Any]):
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
         """``d[key]`` (an old key with a warning), or ``default``."""
-        try:
-            return self[key]
-        except KeyError:
+        if key in self:
+            return dict.__getitem__(self, key)
+        new = self._aliases.get(key)
+        if new is None or new not in self:
             return default
+        warn_renamed(key, new, what="key")
+        return dict.__getitem__(self, new)

@@ -228,10 +228,30 @@ def expected_synapses(config: HierarchyConfig) -> int:
 
 
 def available_memory(device: torch.device) -> int | None:
-    """Bytes free for new tensors on ``device`` (``MemAvailable`` on Linux CPUs, ``mem_get_info`` on
-    CUDA); ``None`` when unknown."""
+    """Bytes free for new tensors on ``device``; ``None`` when unknown.
+
+    CUDA: the driver's free memory plus what torch's caching allocator holds unused. CPU (Linux): the
+    smaller of ``MemAvailable`` and the room left under the process's cgroup memory limit (v2
+    ``memory.max − memory.current``, or v1 ``memory.limit_in_bytes − memory.usage_in_bytes``), so a
+    container limited below the node's memory is judged by its limit.
+    """
     if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
+        free = int(torch.cuda.mem_get_info(device)[0])
+        return free + int(torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    candidates = [v for v in (_meminfo_available(), _cgroup_room()) if v is not None]
+    return min(candidates) if candidates else None
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            text = fh.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # "max" (no limit) and garbage: unknown
+
+
+def _meminfo_available() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
@@ -239,6 +259,17 @@ def available_memory(device: torch.device) -> int | None:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def _cgroup_room() -> int | None:
+    for limit_path, usage_path in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
+        limit, usage = _read_int(limit_path), _read_int(usage_path)
+        if limit is not None and usage is not None and limit < 2**60:  # v1 "no limit" is ~2**63
+            return max(0, limit - usage)
     return None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, Required, TypedDict
 
@@ -167,8 +168,9 @@ def load_input(path: Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"--input: {path} is not a {kind}: it does not start with the format's magic bytes")
     try:
         if path.suffix == ".npy":
-            return {"x": _numeric(np.load(path, allow_pickle=False), path, "x")}
-        with np.load(path, allow_pickle=False) as data:
+            with open(path, "rb") as fh:  # our handle: closed even when numpy fails half-way
+                return {"x": _numeric(np.load(fh, allow_pickle=False), path, "x")}
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
             keys = set(data.files)
             if "A" in keys:
                 out = {"A": _numeric(data["A"], path, "A")}
@@ -180,7 +182,11 @@ def load_input(path: Path) -> dict[str, torch.Tensor]:
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             raise ValueError(f"--input: {path} holds Python objects (pickled); save numeric arrays") from None
-        raise
+        if str(exc).startswith("--input"):
+            raise
+        raise ValueError(f"--input: {path} could not be read: {exc}") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"--input: {path} could not be read: {exc or type(exc).__name__}") from None
     raise ValueError(f"--input: {path} must hold 'A' (and optionally 'noise_cov') or 'x'; has {sorted(keys)}")
 
 

@@ -284,7 +284,8 @@ def _check_options(
     measure: object, criterion: object, method: object, exhaustive_max_n: object, include_atomic: object
 ) -> tuple[MeasureSpec, str]:
     spec = get_measure(measure)  # type: ignore[arg-type]
-    criterion = renamed_value(criterion, CRITERION_ALIASES, field="criterion")
+    # stack: warn_renamed 1, renamed_value 2, here 3, integrated_information(_from_data) 4, the user 5
+    criterion = renamed_value(criterion, CRITERION_ALIASES, field="criterion", stacklevel=5)
     if criterion not in get_args(Criterion):
         raise ValueError(f"criterion must be one of {get_args(Criterion)}, got {criterion!r}")
     if method not in get_args(Method):

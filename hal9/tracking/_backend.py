@@ -233,10 +233,15 @@ def check_tracking_uri(uri: str | None = None) -> None:
     writes to its local fallback folder, as documented.
     """
     uri = uri or default_tracking_uri()
-    if _scheme(uri) in _DATABASE_OR_SERVER_SCHEMES or probe_backend(uri) is not None:
-        # stores MLflow always accepts (creating one would make its tables now), or an unreachable
-        # backend (the run falls back): nothing to refuse here
-        return
+    scheme = _scheme(uri)
+    if scheme in _DATABASE_OR_SERVER_SCHEMES:
+        return  # stores MLflow always accepts (creating one would make its tables now); unreachable: fallback
+    is_path = scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt")
+    if not is_path:
+        raise ValueError(
+            f"tracking URI {uri!r} cannot be used: unknown scheme {scheme!r}; use a path, sqlite:///FILE, "
+            "postgresql://, mysql://, mssql://, http(s)://HOST or databricks://"
+        )
     from mlflow import MlflowClient
 
     try:

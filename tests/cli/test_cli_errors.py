@@ -22,6 +22,8 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("HAL9_DEBUG", raising=False)
     (tmp_path / "text.npy").write_text("hello\n")
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.savez(tmp_path / "whole.npz", A=np.eye(3) * 0.5)
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:40])  # a truncated archive
     return tmp_path
 
 
@@ -51,6 +53,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ),
         (["metrics", "--input", "text.npy"], "--input: text.npy is not a NumPy .npy file"),
         (["metrics", "--input", "objects.npy"], "--input: objects.npy holds Python objects (pickled)"),
+        (["metrics", "--input", "cut.npz"], "--input: cut.npz could not be read"),
         (
             ["demo", "--neurons", "10000000000"],
             "hal9 demo: error: building this network needs about 8376.2 GiB",
@@ -72,7 +75,7 @@ def test_one_line_naming_the_flag_and_status_2(
     err = capsys.readouterr().err
     assert expected in err
     assert err.count("\n") == 1, err  # one line, no traceback, no pydantic dump
-    assert not (in_tmp / "outputs" / "activity.png").exists()  # nothing was computed
+    assert not list(in_tmp.glob("outputs/**/*.png"))  # nothing was computed
 
 
 def test_a_cuda_device_beyond_the_machine_is_named(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -124,3 +127,11 @@ def test_a_folder_store_is_refused_up_front_exactly_when_mlflow_refuses_it(in_tm
     assert not (in_tmp / "mlflow.db").exists()
     check_tracking_uri(None)  # the default sqlite store: accepted without creating it
     assert not (in_tmp / "mlflow.db").exists()
+
+
+def test_the_outputs_check_leaves_nothing_behind(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--device", "tpu", "--outputs", "new/deep/figs"]) == 2
+    assert not (in_tmp / "new").exists()  # created for the write check, then removed
+    (in_tmp / "file").write_text("x")
+    assert main(["demo", "--outputs", "file/figs"]) == 2
+    assert "--outputs: cannot write to 'file/figs'" in capsys.readouterr().err

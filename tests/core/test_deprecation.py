@@ -61,3 +61,51 @@ def test_event_kind_british_spelling_is_an_alias() -> None:
         assert EventKind.HIERARCHY_STABILISED is EventKind.HIERARCHY_STABILIZED  # type: ignore[attr-defined]
     with pytest.deprecated_call():
         assert EventKind("hierarchy_stabilised") is EventKind.HIERARCHY_STABILIZED
+
+
+def test_renamed_keys_read_old_names_and_survive_copies() -> None:
+    import copy
+    import dataclasses
+    import json
+    import pickle
+
+    from hal9.core import RenamedKeys
+
+    d = RenamedKeys({"utilization_mean": 0.5}, {"utilisation_mean": "utilization_mean"})
+    with pytest.deprecated_call(match="'utilisation_mean' is deprecated"):
+        assert d["utilisation_mean"] == 0.5
+    with pytest.deprecated_call(match="'utilisation_mean' is deprecated"):
+        assert d.get("utilisation_mean") == 0.5
+    assert d.get("nope", 3) == 3 and "utilisation_mean" not in d
+    assert json.loads(json.dumps(d)) == {"utilization_mean": 0.5}
+    with pytest.raises(KeyError):
+        _ = d["nope"]
+    for clone in (copy.copy(d), copy.deepcopy(d), pickle.loads(pickle.dumps(d))):
+        assert dict(clone) == dict(d)
+
+    @dataclasses.dataclass
+    class Holder:
+        metrics: dict
+
+    assert dataclasses.asdict(Holder(d)) == {"metrics": {"utilization_mean": 0.5}}
+
+
+def test_built_in_neuron_models_cannot_be_unregistered() -> None:
+    from hal9.core import unregister_neuron_model
+
+    with pytest.raises(ValueError, match="built-in neuron model 'rate' cannot be unregistered"):
+        unregister_neuron_model("rate")
+
+
+def test_the_old_import_paths_of_the_neuron_configs_warn() -> None:
+    import importlib
+    import sys
+
+    from hal9.core import RateConfig
+
+    with pytest.deprecated_call(match="hal9.core.config.RateConfig"):
+        from hal9.core.config import RateConfig as Old
+    assert Old is RateConfig
+    sys.modules.pop("hal9.core.dynamics", None)
+    with pytest.deprecated_call(match="hal9.core.dynamics is deprecated"):
+        importlib.import_module("hal9.core.dynamics")

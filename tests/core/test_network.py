@@ -226,3 +226,14 @@ def test_a_network_that_cannot_fit_is_refused_before_anything_is_drawn(
     assert build_network(cfg, seed=0).n_synapses == 32_096
     with pytest.raises(ValueError, match="fan_in_within=16 exceeds the size of source layer L3"):
         network.expected_synapses(HierarchyConfig(sizes=(40, 20, 10), n_layers=3))
+
+
+def test_available_memory_takes_the_cgroup_limit_when_it_is_lower(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hal9.core.network as network
+
+    files = {"/sys/fs/cgroup/memory.max": 2 * 2**30, "/sys/fs/cgroup/memory.current": 2**29}
+    monkeypatch.setattr(network, "_read_int", files.get)
+    monkeypatch.setattr(network, "_meminfo_available", lambda: 20 * 2**30)
+    assert network.available_memory(torch.device("cpu")) == 2 * 2**30 - 2**29  # the container's room
+    files["/sys/fs/cgroup/memory.max"] = None  # "max": no limit
+    assert network.available_memory(torch.device("cpu")) == 20 * 2**30

@@ -8,6 +8,7 @@ one new module defining its config, params, state, ``init_state`` and
 
 from hal9.core.neurons._model import (
     NeuronModel,
+    mark_built_in,
     neuron_model,
     neuron_model_names,
     per_neuron,
@@ -40,6 +41,7 @@ from hal9.core.neurons.rate import (
 #: The built-in models, registered in this order (a new model: one module + one line here).
 for _model in (RATE, LIF, ALIF):
     register_neuron_model(_model)
+mark_built_in("rate", "lif", "alif")
 
 __all__ = [
     "ACTIVATIONS",

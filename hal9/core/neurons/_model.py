@@ -9,6 +9,7 @@ registered model without knowing its type (the Norse pattern: one time loop, any
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,6 +79,8 @@ class NeuronModel:
 
 
 _MODELS: dict[str, NeuronModel] = {}
+_BUILT_IN: set[str] = set()
+_LOCK = threading.Lock()
 
 
 def register_neuron_model(model: NeuronModel) -> NeuronModel:
@@ -87,6 +90,15 @@ def register_neuron_model(model: NeuronModel) -> NeuronModel:
     """
     if not isinstance(model, NeuronModel):
         raise ValueError(f"model must be a NeuronModel, got {type(model).__name__}")
+    with _LOCK:
+        if _MODELS.get(model.name) == model:  # the same model again (a module reloaded): nothing to do
+            return model
+        _check_new(model)
+        _MODELS[model.name] = model
+    return model
+
+
+def _check_new(model: NeuronModel) -> None:
     for other in _MODELS.values():
         clash = [
             what
@@ -102,15 +114,16 @@ def register_neuron_model(model: NeuronModel) -> NeuronModel:
             raise ValueError(
                 f"neuron model {model.name!r}: {', '.join(clash)} already registered by {other.name!r}"
             )
-    _MODELS[model.name] = model
-    return model
 
 
 def unregister_neuron_model(name: str) -> None:
     """Remove the model registered as ``name`` (``KeyError``-free: raises ``ValueError`` if absent)."""
-    if name not in _MODELS:
-        raise ValueError(f"no neuron model named {name!r}; registered: {', '.join(_MODELS)}")
-    del _MODELS[name]
+    with _LOCK:
+        if name in _BUILT_IN:
+            raise ValueError(f"the built-in neuron model {name!r} cannot be unregistered")
+        if name not in _MODELS:
+            raise ValueError(f"no neuron model named {name!r}; registered: {', '.join(_MODELS)}")
+        del _MODELS[name]
 
 
 @contextmanager
@@ -120,7 +133,13 @@ def registered_neuron_model(model: NeuronModel) -> Iterator[NeuronModel]:
     try:
         yield model
     finally:
-        _MODELS.pop(model.name, None)
+        with _LOCK:
+            _MODELS.pop(model.name, None)
+
+
+def mark_built_in(*names: str) -> None:
+    """Protect the named models from :func:`unregister_neuron_model` (hal9's own models)."""
+    _BUILT_IN.update(names)
 
 
 def neuron_model_names() -> tuple[str, ...]:
@@ -133,13 +152,13 @@ def neuron_model(key: object) -> NeuronModel:
 
     Raises ``ValueError`` naming the registered models when nothing matches.
     """
-    for model in _MODELS.values():
+    for model in tuple(_MODELS.values()):  # a snapshot: another thread may register meanwhile
         if isinstance(key, str):
             if key == model.name:
                 return model
         elif type(key) in (model.config_type, model.params_type, model.state_type):
             return model
-    names = ", ".join(_MODELS)
+    names = ", ".join(tuple(_MODELS))
     what = repr(key) if isinstance(key, str) else type(key).__name__
     raise ValueError(f"not a registered neuron model (registered: {names}): {what}")
 
