@@ -252,9 +252,10 @@ class SelfOrganizer:
         (:func:`~hal9.selforg.growth.extend_graph`), re-layer and convert.
 
         Follows the same rule as :meth:`remove`: the fitted attributes (``population_``, ``graph_``,
-        ``layering_``, ``conversion_``) then describe the grown population (``null_`` stays the null
-        comparison of :meth:`fit`), and the result gives the ARI of the old neurons' layers before and
-        after. ``seed`` draws the new neurons; by default ``config.seed + 7919 + i`` for the ``i``-th
+        ``layering_``, ``conversion_``) then describe the grown population (``null_`` and ``timings_``
+        stay the null comparison and timings of :meth:`fit`, and so do those parts of :meth:`summary`),
+        and the result gives the ARI of the old neurons' layers before and after. ``seed`` draws the new
+        neurons; by default ``config.seed + 7919 + i`` for the ``i``-th
         add/remove since :meth:`fit`, so two calls never draw the same neurons.
         """
         self._check_fitted("add")
