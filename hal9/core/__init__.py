@@ -3,6 +3,7 @@
 Depends on nothing else in hal9.
 """
 
+from hal9.core.arrays import as_tensor
 from hal9.core.config import (
     MIN_NORMAL,
     ConnectivityConfig,
@@ -89,6 +90,7 @@ __all__ = [
     "adjacency_violation",
     "alif_params",
     "alif_step",
+    "as_tensor",
     "build_network",
     "build_projection",
     "check_adjacent",

@@ -22,7 +22,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from hal9.metrics._arrays import as_tensor
+from hal9.core import as_tensor
 
 __all__ = ["ComplexityResult", "multi_information", "neural_complexity"]
 

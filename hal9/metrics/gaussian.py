@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from hal9.metrics._arrays import as_tensor
+from hal9.core import as_tensor
 
 __all__ = [
     "check_covariance",
@@ -54,7 +54,7 @@ _DOUBLING_MAX_ITER = 200
 
 
 def _check_square_finite(M: object, name: str) -> Tensor:
-    """``M`` as a tensor (:func:`hal9.metrics._arrays.as_tensor`) if it is a finite float ``(..., n, n)``."""
+    """``M`` as a tensor (:func:`hal9.core.as_tensor`) if it is a finite float ``(..., n, n)``."""
     M = as_tensor(M, name)
     if M.ndim < 2 or M.shape[-1] != M.shape[-2]:
         raise ValueError(f"{name} must be a (..., n, n) square matrix, got shape {tuple(M.shape)}")

@@ -77,7 +77,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from hal9.metrics._arrays import as_tensor
+from hal9.core import as_tensor
 from hal9.metrics._checks import optional_positive_int, positive_int, positive_number
 from hal9.metrics.gaussian import check_covariance, check_stable, stationary_cov
 from hal9.metrics.partitions import PartitionLike, partition_labels

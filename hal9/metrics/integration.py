@@ -67,9 +67,8 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor
 
-from hal9.core import renamed_value, warn_renamed
+from hal9.core import as_tensor, renamed_value, warn_renamed
 from hal9.metrics import _phi_linear as _pl
-from hal9.metrics._arrays import as_tensor
 from hal9.metrics._checks import optional_positive_int, positive_int
 from hal9.metrics.gaussian import (
     check_covariance,

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hal9.metrics._arrays import as_tensor
+from hal9.core import as_tensor
 
 __all__ = [
     "atomic_partition",

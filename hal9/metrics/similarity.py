@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from hal9.metrics._arrays import as_tensor
+from hal9.core import as_tensor
 
 __all__ = ["AlignmentResult", "adjacent_alignment", "layer_cka_matrix", "layer_samples", "linear_cka"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from hal9.core import as_tensor
 from hal9.selforg.discovery import _pack, _unpack
 from hal9.selforg.graph import KnnGraph
 from hal9.selforg.kernels import Kernel, check_kernel_output, hal9_kernel
@@ -39,6 +40,9 @@ def extend_graph(
     ``O((N + M)·M)`` kernel evaluations (vs ``O((N + M)²)`` for rediscovery) in tiles of ``2¹⁷`` pairs;
     memory ``O((N + M)·k)``.
     """
+    dev = graph.neighbors.device
+    old_features = as_tensor(old_features, "old_features", ndim=2, device=dev)
+    new_features = as_tensor(new_features, "new_features", ndim=2, device=dev)
     n, k = graph.n, graph.k
     if old_features.ndim != 2 or old_features.shape[0] != n:
         raise ValueError(f"old_features must be ({n}, F), got {tuple(old_features.shape)}")

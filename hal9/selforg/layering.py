@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from hal9.core import adjacency_violation, layer_name
+from hal9.core import adjacency_violation, as_tensor, layer_name
 from hal9.selforg.graph import KnnGraph
 from hal9.selforg.spectral import GAP_FLOOR, N_EIG, EigenStatus, coo_parts, kmeans, spectral_embedding
 
@@ -102,6 +102,10 @@ def modularity(adjacency: Tensor | KnnGraph, labels: Tensor) -> float:
     -----
     ``O(nnz)`` time and memory (two ``bincount``); never forms a dense matrix.
     """
+    if not isinstance(adjacency, KnnGraph):
+        adjacency = as_tensor(adjacency, "adjacency", ndim=2)
+    dev = adjacency.neighbors.device if isinstance(adjacency, KnnGraph) else adjacency.device
+    labels = as_tensor(labels, "labels", ndim=1, dtype=torch.int64, device=dev)
     a = adjacency.symmetric_csr() if isinstance(adjacency, KnnGraph) else adjacency
     if a.layout != torch.sparse_csr or a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError("adjacency must be a square sparse CSR tensor or a KnnGraph")
@@ -179,6 +183,8 @@ def emergent_layers(
     products ``O(64 · nnz · 16)`` for the eigensolver (19–28 on gapless graphs),
     ``O(n_init · iters · N K²)`` for k-means; memory ``O(N k)``.
     """
+    if features is not None:
+        features = as_tensor(features, "features", ndim=2)
     _check_k_range(n_layers, min_layers, max_layers)
     if criterion not in ("eigengap", "modularity"):
         raise ValueError(f"criterion must be 'eigengap' or 'modularity', got {criterion!r}")

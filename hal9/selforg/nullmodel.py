@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from hal9.core import as_tensor
 from hal9.selforg.graph import KnnGraph
 from hal9.selforg.layering import LayeringResult, emergent_layers
 
@@ -104,6 +105,7 @@ def permute_features(features: Tensor, seed: int = 0, *, columns: bool = False) 
     -----
     ``(N, F)`` → ``(N, F)``.
     """
+    features = as_tensor(features, "features")
     if features.ndim != 2:
         raise ValueError(f"features must be (N, F), got {tuple(features.shape)}")
     g = torch.Generator(device=features.device).manual_seed(seed)
@@ -172,6 +174,7 @@ def null_comparison(
     -----
     Cost: ``(1 + n_null · (1 + [rediscover])) ×`` the layering cost, plus the rewiring.
     """
+    features = as_tensor(features, "features", ndim=2)
     if isinstance(n_null, bool) or not isinstance(n_null, int) or n_null < 2:
         raise ValueError(f"n_null must be an integer >= 2 (a standard deviation is needed), got {n_null!r}")
     real = emergent_layers(graph, features, seed=seed, **layer_kwargs)

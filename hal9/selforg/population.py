@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from hal9.core import make_generator
+from hal9.core import as_tensor, make_generator
 
 __all__ = ["BASE_FEATURES", "Population", "primordial_population", "validate_population"]
 
@@ -37,6 +37,10 @@ class Population:
     feature_names: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        if not isinstance(self.features, Tensor):  # numpy arrays and nested lists: float64 on the CPU
+            object.__setattr__(self, "features", as_tensor(self.features, "features"))
+        if not isinstance(self.feature_names, tuple):
+            object.__setattr__(self, "feature_names", tuple(self.feature_names))
         if self.features.ndim != 2:
             raise ValueError(f"features must be (N, F), got shape {tuple(self.features.shape)}")
         if not self.features.dtype.is_floating_point:

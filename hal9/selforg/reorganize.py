@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from hal9.core import as_tensor
 from hal9.selforg.graph import KnnGraph
 
 __all__ = ["HealResult", "adjusted_rand_index", "remove_and_heal"]
@@ -19,6 +20,8 @@ def adjusted_rand_index(a: Tensor, b: Tensor) -> float:
     ``E = Σ_i C(a_i, 2) Σ_j C(b_j, 2) / C(n, 2)``, from the contingency table ``n_ij`` (one bincount,
     ``O(N + K_a K_b)``). 1 for identical partitions (up to relabelling), ≈ 0 for independent ones.
     """
+    a = as_tensor(a, "a", dtype=torch.int64)
+    b = as_tensor(b, "b", dtype=torch.int64, device=a.device)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"a and b must be 1-D of equal length, got {tuple(a.shape)} and {tuple(b.shape)}")
     n = a.numel()
@@ -88,6 +91,9 @@ def remove_and_heal(graph: KnnGraph, labels: Tensor, removed: Tensor) -> HealRes
     Vectorised over all lost edges: ``O(L·k²)`` for ``L`` lost edges (membership tests against the row),
     no Python loop over neurons or edges.
     """
+    dev = graph.neighbors.device
+    labels = as_tensor(labels, "labels", dtype=torch.int64, device=dev)
+    removed = as_tensor(removed, "removed", dtype=torch.int64, device=dev)
     n, k = graph.n, graph.k
     if labels.shape != (n,):
         raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from hal9.core import Network, csr_matrix
+from hal9.core import Network, as_tensor, csr_matrix
 from hal9.selforg.graph import KnnGraph
 
 __all__ = ["SubstrateConversion", "to_network"]
@@ -65,6 +65,7 @@ def to_network(
     -----
     ``O(N·k log(N·k))`` time (one sort of the kept edges), ``O(N·k)`` memory.
     """
+    labels = as_tensor(labels, "labels", dtype=torch.int64, device=graph.neighbors.device)
     n = graph.n
     if labels.shape != (n,) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise ValueError(f"labels must be a ({n},) integer tensor, got {tuple(labels.shape)} {labels.dtype}")

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from hal9 import metrics
-from hal9.metrics._arrays import as_tensor
+from hal9.core import as_tensor
 from hal9.metrics.gaussian import check_covariance, check_stable, conditional_cov, lagged_cov
 from hal9.metrics.partitions import mask_to_partition
 from hal9.metrics.similarity import layer_samples

@@ -1,4 +1,4 @@
-"""One converter for the array arguments of :mod:`hal9.metrics`: tensors, numpy arrays and nested lists.
+"""One converter for array arguments across hal9: tensors, numpy arrays and nested lists.
 
 Tensors pass through unchanged (dtype and device kept; only their number of dimensions is checked).
 Anything else goes through :func:`numpy.asarray` and becomes a ``float64`` tensor (or ``dtype``), so
