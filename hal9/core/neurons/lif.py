@@ -17,7 +17,16 @@ from torch import Tensor
 from hal9.core.config import FrozenConfig, positive_times
 from hal9.core.neurons._model import NeuronModel, neuron_major_zeros, per_neuron
 
-__all__ = ["LIF", "LIFConfig", "LIFParams", "LIFState", "lif_init_state", "lif_params", "lif_step"]
+__all__ = [
+    "LIF",
+    "LIFConfig",
+    "LIFParams",
+    "LIFState",
+    "lif_init_state",
+    "lif_params",
+    "lif_prepare",
+    "lif_step",
+]
 
 
 class LIFConfig(FrozenConfig):
@@ -62,6 +71,7 @@ class LIFParams(NamedTuple):
     v_th: float
     refractory_steps: int
     dt: float
+    alpha: Tensor | None = None
 
 
 class LIFState(NamedTuple):
@@ -109,6 +119,8 @@ class MembraneParams(Protocol):
     def refractory_steps(self) -> int: ...
     @property
     def dt(self) -> float: ...
+    @property
+    def alpha(self) -> Tensor | None: ...
 
 
 def integrate_and_fire(
@@ -125,7 +137,8 @@ def integrate_and_fire(
     (its input ignored). Shared by :func:`lif_step` and the adaptive model (:mod:`.alif`).
     """
     active = state_refractory <= 0
-    v_int = state_v + (params.dt / params.tau_mem) * (params.v_rest - state_v + drive + params.bias)
+    alpha = params.dt / params.tau_mem if params.alpha is None else params.alpha
+    v_int = state_v + alpha * (params.v_rest - state_v + drive + params.bias)
     v = torch.where(active, v_int, torch.full_like(v_int, params.v_reset))
     spikes = active & (v >= threshold)
     v = torch.where(spikes, torch.full_like(v, params.v_reset), v)
@@ -154,6 +167,11 @@ def lif_step(state: LIFState, drive: Tensor, params: LIFParams) -> tuple[Tensor,
     return spikes, LIFState(v, refractory, spikes)
 
 
+def lif_prepare(params: LIFParams) -> LIFParams:
+    """``params`` with ``alpha = dt / tau_mem`` computed once (the same values the step would compute)."""
+    return params._replace(alpha=params.dt / params.tau_mem)
+
+
 def _activity(state: LIFState) -> Tensor:
     return state.spikes
 
@@ -169,4 +187,5 @@ LIF = NeuronModel(
     activity=_activity,
     neuron_fields=("tau_mem", "bias"),
     time_constant="tau_mem",
+    prepare=lif_prepare,
 )

@@ -26,6 +26,7 @@ __all__ = [
     "RateState",
     "rate_init_state",
     "rate_params",
+    "rate_prepare",
     "rate_step",
 ]
 
@@ -68,13 +69,15 @@ class RateParams(NamedTuple):
 
     Shape
     -----
-    ``tau``, ``bias``: ``(neurons,)``; ``tau`` in the time unit of ``dt``.
+    ``tau``, ``bias``: ``(neurons,)``; ``tau`` in the time unit of ``dt``. ``alpha``: ``dt / tau``,
+    ``(neurons,)``, filled by :func:`rate_prepare` (``None``: the step computes it).
     """
 
     tau: Tensor
     bias: Tensor
     activation: str
     dt: float
+    alpha: Tensor | None = None
 
 
 class RateState(NamedTuple):
@@ -114,9 +117,15 @@ def rate_step(state: RateState, drive: Tensor, params: RateParams) -> tuple[Tens
     activity.
     """
     f = ACTIVATIONS[params.activation]
+    alpha = params.dt / params.tau if params.alpha is None else params.alpha
     x = state.x
-    x = x + (params.dt / params.tau) * (f(drive + params.bias) - x)
+    x = x + alpha * (f(drive + params.bias) - x)
     return x, RateState(x)
+
+
+def rate_prepare(params: RateParams) -> RateParams:
+    """``params`` with ``alpha = dt / tau`` computed once (the same values the step would compute)."""
+    return params._replace(alpha=params.dt / params.tau)
 
 
 def _activity(state: RateState) -> Tensor:
@@ -134,4 +143,5 @@ RATE = NeuronModel(
     activity=_activity,
     neuron_fields=("tau", "bias"),
     time_constant="tau",
+    prepare=rate_prepare,
 )
