@@ -56,12 +56,21 @@ from hal9.core.neurons import (
     registered_neuron_model,
     unregister_neuron_model,
 )
+from hal9.core.propagation import (
+    EVENT_DENSITY_THRESHOLD,
+    EventPlan,
+    Propagation,
+    event_drive,
+    event_plan,
+    synaptic_drive,
+)
 from hal9.core.rules import adjacency_violation, check_adjacent
-from hal9.core.runner import RunResult, initial_state, run, synaptic_drive
+from hal9.core.runner import RunResult, initial_state, run
 from hal9.core.sampling import make_generator
 
 __all__ = [
     "ACTIVATIONS",
+    "EVENT_DENSITY_THRESHOLD",
     "LAYER_NAMES",
     "MAX_LAYERS",
     "MIN_NORMAL",
@@ -70,6 +79,7 @@ __all__ = [
     "ALIFParams",
     "ALIFState",
     "ConnectivityConfig",
+    "EventPlan",
     "FrozenConfig",
     "HierarchyConfig",
     "HierarchyNetwork",
@@ -80,6 +90,7 @@ __all__ = [
     "Network",
     "NeuronModel",
     "Projection",
+    "Propagation",
     "RateConfig",
     "RateNetwork",
     "RateParams",
@@ -98,6 +109,8 @@ __all__ = [
     "check_device",
     "csr_matrix",
     "designed_sizes",
+    "event_drive",
+    "event_plan",
     "expected_synapses",
     "initial_state",
     "layer_name",

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from hal9.core.config import HierarchyConfig
 from hal9.core.network import Network, build_network, csr_matrix
 from hal9.core.neurons import LIFConfig, RateConfig, neuron_model
+from hal9.core.propagation import Propagation
 from hal9.core.runner import RunResult, run
 
 __all__ = ["HierarchyNetwork", "LIFNetwork", "RateNetwork"]
@@ -153,8 +154,14 @@ class HierarchyNetwork(nn.Module):
         layer_inputs: Mapping[int, Tensor] | None = None,
         record: Sequence[int] = (),
         every: int = 1,
+        propagation: Propagation = "auto",
     ) -> RunResult:
-        """Run the hierarchy on ``inputs`` of shape ``(T, batch, n_1)``; see :func:`~hal9.core.run`."""
+        """Run the hierarchy on ``inputs`` of shape ``(T, batch, n_1)``; see :func:`~hal9.core.run`.
+
+        Event-driven propagation (spiking models) sorts the synapses by source on each call
+        (``O(nnz log nnz)``), since the module builds its network afresh; pass ``propagation="dense"``
+        for short runs of large modules.
+        """
         return run(
             self.network(),
             self.neuron_params(),
@@ -163,6 +170,7 @@ class HierarchyNetwork(nn.Module):
             layer_inputs=layer_inputs,
             record=record,
             every=every,
+            propagation=propagation,
         )
 
     def extra_repr(self) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Literal
 
 import torch
 from torch import Tensor
 
 from hal9.core.config import ConnectivityConfig, HierarchyConfig, resolve_device
+from hal9.core.propagation import EventPlan, event_plan
 from hal9.core.rules import check_adjacent
 from hal9.core.sampling import make_generator, sample_distinct
 
@@ -111,6 +113,28 @@ class Network:
     sizes: tuple[int, ...]
     weight: Tensor
     labels: Tensor
+    _plans: dict[str, tuple[int, EventPlan]] = dataclass_field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def event_plan(self) -> EventPlan:
+        """The CSC form of ``weight`` for event-driven propagation (:func:`hal9.core.event_drive`).
+
+        Made once per network (one sort, ``O(nnz log nnz)``) and cached; when the weight values were
+        changed in place since (their version counter moved) the cached plan's values are gathered
+        again, ``O(nnz)``.
+        """
+        version = self.weight._version
+        cached = self._plans.get("event")
+        if cached is None:
+            plan = event_plan(self.weight)
+        elif cached[0] != version:
+            plan = cached[1]
+            plan = EventPlan(plan.col_ptr, plan.targets, plan.order, self.weight.values()[plan.order])
+        else:
+            return cached[1]
+        self._plans["event"] = (version, plan)
+        return plan
 
     @property
     def n_layers(self) -> int:

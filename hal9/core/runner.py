@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,8 +13,16 @@ from torch import Tensor
 
 from hal9.core.network import Network, available_memory
 from hal9.core.neurons import NeuronModel, neuron_model, neuron_model_names
+from hal9.core.propagation import (
+    PROPAGATIONS,
+    EventPlan,
+    Propagation,
+    event_density_threshold,
+    event_drive,
+    synaptic_drive,
+)
 
-__all__ = ["RunResult", "initial_state", "run", "synaptic_drive"]
+__all__ = ["RunResult", "initial_state", "run"]
 
 #: A state container of a registered neuron model (``RateState``, ``LIFState``, ``ALIFState``, …).
 State = Any
@@ -46,15 +55,6 @@ class RunResult:
     times: Tensor
     steps: int
     every: int
-
-
-def synaptic_drive(weight: Tensor, activity: Tensor) -> Tensor:
-    """``Σ_j W_ij a_j`` for a batch: ``(batch, N) → (batch, N)`` via one sparse × dense product.
-
-    ``activity`` is best kept in neuron-major memory (``activity.T`` contiguous), as :func:`run` does:
-    the product then needs no copy and returns the same layout.
-    """
-    return (weight @ activity.T).T
 
 
 def initial_state(
@@ -159,6 +159,34 @@ def _validate(
     return model, steps, batch
 
 
+def _compiled(step: Callable[[Any, Tensor, Any], tuple[Tensor, Any]]) -> Callable[..., tuple[Tensor, Any]]:
+    """``step`` through ``torch.compile``, falling back to ``step`` itself (with one warning) when the
+    first compiled call fails; an error after a compiled call succeeded is raised as it is."""
+    compiled = torch.compile(step, dynamic=False)
+    status: dict[str, bool] = {}
+
+    def call(state: Any, drive: Tensor, params: Any) -> tuple[Tensor, Any]:
+        if status.get("eager"):
+            return step(state, drive, params)
+        try:
+            out = compiled(state, drive, params)
+        except Exception as exc:
+            if status.get("compiled"):
+                raise
+            status["eager"] = True
+            warnings.warn(
+                f"torch.compile of the neuron step failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                "running it eagerly",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return step(state, drive, params)
+        status["compiled"] = True
+        return out
+
+    return call
+
+
 def _check_recordings_fit(n_rec: int, batch: int, network: Network, record: Sequence[int]) -> None:
     """Refuse recordings that cannot fit in the device's free memory, before the run starts."""
     itemsize = torch.empty((), dtype=network.dtype).element_size()
@@ -184,6 +212,7 @@ def run(
     compile: bool = False,
     progress: bool = False,
     means: bool = True,
+    propagation: Propagation = "auto",
 ) -> RunResult:
     """Simulate ``T`` steps of the hierarchy driven by ``inputs`` into L1.
 
@@ -210,12 +239,22 @@ def run(
     every : int
         Record after every ``every``-th step.
     compile : bool
-        Run the neuron step through ``torch.compile`` (the sparse product stays eager).
+        Run the neuron step through ``torch.compile``, which fuses its element-wise operations into
+        one kernel (the propagation stays eager). The first call compiles (tens of seconds on CPU);
+        when compilation fails (no C++ compiler, an unsupported backend) ``run`` warns once and runs
+        the step eagerly, with the same results.
     progress : bool
         Show a tqdm progress bar over steps.
     means : bool
         Record ``layer_means`` (one pass over the activity per recorded step); ``False`` skips it and
         ``RunResult.layer_means`` is empty, ``(0, batch, K)``.
+    propagation : {"auto", "dense", "event"}
+        How activity reaches the synapses (:mod:`hal9.core.propagation`). ``"dense"``: one sparse ×
+        dense product per step, ``O(batch · nnz)``. ``"event"`` (spiking models only): gather the
+        outgoing synapses of the neurons that spiked, ``O(spikes · fan-out)``. ``"auto"`` (default):
+        for spiking models, event-driven in the steps whose previous spike density is below
+        :func:`~hal9.core.propagation.event_density_threshold`, dense otherwise; always dense for rate
+        models. On CPU both paths give the same drive bitwise, so the choice never changes a result.
 
     Returns
     -------
@@ -223,20 +262,31 @@ def run(
 
     Notes
     -----
-    Cost per step ``O(batch · (nnz + N))``; memory ``O(nnz + batch · N + recorded)``.
+    Cost per step ``O(batch · (nnz + N))`` dense, ``O(spikes · fan-out + batch · N)`` event-driven;
+    memory ``O(nnz + batch · N + recorded)`` (plus the CSC plan, ``3 · nnz`` integers, cached on the
+    network, for event-driven runs).
     """
     inputs = _as_input("inputs", inputs, network)
     extra = layer_inputs or {}
     layer_inputs = {k: _as_input(f"layer_inputs[{k}]", v, network) for k, v in extra.items()}
     record = tuple(dict.fromkeys(record))
     model, steps, batch = _validate(network, params, inputs, state, layer_inputs, record, every)
+    if propagation not in PROPAGATIONS:
+        raise ValueError(
+            f"propagation must be one of {', '.join(map(repr, PROPAGATIONS))}, got {propagation!r}"
+        )
+    if propagation == "event" and not model.spiking:
+        raise ValueError(
+            f"propagation='event' needs a spiking neuron model; {model.name!r} emits graded activity "
+            "(use 'dense' or 'auto')"
+        )
     dev, dtype, weight = network.device, network.dtype, network.weight
     if state is None:
         state = model.init_state(params, network.n_neurons, batch, device=dev, dtype=dtype)
     step: Callable[[Any, Tensor, Any], tuple[Tensor, Any]] = model.step
     step_params = model.prepare(params) if model.prepare is not None else params
     if compile:
-        step = torch.compile(step, dynamic=False)
+        step = _compiled(step)
     n_rec = steps // every
     _check_recordings_fit(n_rec, batch, network, record)
     slices = {k: network.layer_slice(k) for k in range(network.n_layers)}
@@ -252,8 +302,18 @@ def run(
 
         iterator = tqdm(iterator, desc="simulating", unit="step", leave=False)
     activity = model.activity(state)
+    events = propagation != "dense" and model.spiking
+    threshold = event_density_threshold(batch) * batch * network.n_neurons
+    plan: EventPlan | None = None
     for t in iterator:
-        drive = synaptic_drive(weight, activity)
+        if events and (propagation == "event" or int(torch.count_nonzero(activity)) < threshold):
+            if plan is None:  # made (or taken from the network's cache) at the first event step
+                plan = network.event_plan()
+                if weight.requires_grad:  # a module's parameter: gather the values inside the graph
+                    plan = EventPlan(plan.col_ptr, plan.targets, plan.order, weight.values()[plan.order])
+            drive = event_drive(plan, activity)
+        else:
+            drive = synaptic_drive(weight, activity)
         drive[:, :n1] += inputs[t]
         for k, li in layer_inputs.items():
             drive[:, slices[k]] += li[t]

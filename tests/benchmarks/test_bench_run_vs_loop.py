@@ -12,6 +12,12 @@ Run with::
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python -m pytest tests/benchmarks/test_bench_run_vs_loop.py \\
         --benchmark-only -s -p no:cacheprovider
 
+Memory bandwidth: the same run measures a STREAM-like copy (``b.copy_(a)`` of 256 MiB on CPU, 1 GiB on
+CUDA; bytes counted as read + write) and reports hal9's step as the fraction of that bandwidth it uses
+for the bytes a rate step cannot avoid moving: the CSR values and column indices once
+(``nnz · (value + index bytes)``), the row pointers, and five ``batch · N`` passes (read the activity
+for the product, write the drive, read the drive and the rates, write the rates).
+
 ``HAL9_BENCH_RUN_SIZES`` (comma-separated neuron counts, default ``10000,100000,1000000``) and
 ``HAL9_BENCH_RUN_STEPS`` (default 50) change the cases; the device is ``--bench-device`` (conftest).
 """
@@ -53,7 +59,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _cases(n: int, batch: int, device: torch.device) -> tuple[dict[str, Callable[[], Tensor]], int]:
+def _cases(n: int, batch: int, device: torch.device) -> tuple[dict[str, Callable[[], Tensor]], Tensor]:
     cfg = HierarchyConfig(
         sizes=sizes_for_total(n, 9, math.e), connectivity=ConnectivityConfig(fan_in_policy="clip")
     )
@@ -76,7 +82,7 @@ def _cases(n: int, batch: int, device: torch.device) -> tuple[dict[str, Callable
         "loop": loop,
         "hal9": lambda: run(net, p, x).final_state.x,
         "hal9_no_means": lambda: run(net, p, x, means=False).final_state.x,
-    }, net.n_synapses
+    }, weight
 
 
 @pytest.mark.parametrize("batch", BATCHES)
@@ -84,7 +90,8 @@ def _cases(n: int, batch: int, device: torch.device) -> tuple[dict[str, Callable
 def test_bench_run_vs_hand_written_loop(
     benchmark: Any, bench_device: torch.device, n: int, batch: int
 ) -> None:
-    cases, nnz = _cases(n, batch, bench_device)
+    cases, weight = _cases(n, batch, bench_device)
+    nnz = int(weight.values().numel())
     outs = {name: f() for name, f in cases.items()}  # warm-up, and the results to compare
     for name in ("hal9", "hal9_no_means"):
         assert torch.equal(outs[name], outs["loop"]), name
@@ -97,6 +104,13 @@ def test_bench_run_vs_hand_written_loop(
             _sync(bench_device)
             times[name].append(time.perf_counter() - t0)
     med = {name: statistics.median(v) for name, v in times.items()}
+    copy_gbs = _stream_copy_gbs(bench_device)
+    value_bytes = weight.values().element_size()
+    index_bytes = weight.col_indices().element_size()
+    n_neurons = int(weight.shape[0])
+    step_bytes = nnz * (value_bytes + index_bytes) + (n_neurons + 1) * index_bytes
+    step_bytes += 5 * batch * n_neurons * value_bytes
+    achieved_gbs = step_bytes * STEPS / med["hal9_no_means"] / 1e9
     # pytest-benchmark records one more timing of hal9's default run (its table and JSON)
     benchmark.pedantic(cases["hal9"], rounds=1, iterations=1)
     key = f"{n}-{batch}"
@@ -109,9 +123,30 @@ def test_bench_run_vs_hand_written_loop(
         "ratio_hal9_over_loop": med["hal9"] / med["loop"],
         "ratio_no_means_over_loop": med["hal9_no_means"] / med["loop"],
         "synaptic_updates_per_s_hal9": nnz * batch * STEPS / med["hal9"],
+        "stream_copy_gb_per_s": copy_gbs,
+        "min_bytes_per_step": step_bytes,
+        "achieved_gb_per_s_no_means": achieved_gbs,
+        "fraction_of_copy_bandwidth": achieved_gbs / copy_gbs,
     }
     benchmark.extra_info.update(_RESULTS[key])
     _report(bench_device)
+
+
+def _stream_copy_gbs(device: torch.device, repeats: int = 5) -> float:
+    """Median GB/s of ``b.copy_(a)`` over ``repeats`` copies (bytes read + written), like STREAM's
+    Copy kernel: 256 MiB on CPU, 1 GiB on CUDA (far beyond the caches)."""
+    numel = 2**28 if device.type == "cuda" else 2**26
+    a = torch.ones(numel, device=device)
+    b = torch.empty_like(a)
+    b.copy_(a)
+    rates = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        b.copy_(a)
+        _sync(device)
+        rates.append(2 * a.numel() * a.element_size() / (time.perf_counter() - t0) / 1e9)
+    return statistics.median(rates)
 
 
 def _report(bench_device: torch.device) -> None:
@@ -119,15 +154,28 @@ def _report(bench_device: torch.device) -> None:
     name = torch.cuda.get_device_name(bench_device) if bench_device.type == "cuda" else "cpu"
     threads = torch.get_num_threads()
     print(f"\nrun vs the hand-written loop ({name}, {threads} threads, {STEPS} steps, medians of {ROUNDS})")
-    head = ("neurons", "batch", "loop ms/step", "hal9", "no means", "hal9/loop", "no means/loop")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(head, (9, 5, 12, 8, 9, 9, 13), strict=True)))
+    head = (
+        "neurons",
+        "batch",
+        "loop ms/step",
+        "hal9",
+        "no means",
+        "hal9/loop",
+        "no means/loop",
+        "GB/s",
+        "of copy",
+    )
+    print(" ".join(f"{h:>{w}}" for h, w in zip(head, (9, 5, 12, 8, 9, 9, 13, 6, 8), strict=True)))
     for r in _RESULTS.values():
         ms = r["ms_per_step"]
         print(
             f"{r['neurons']:>9} {r['batch']:>5} {ms['loop']:>12.3f} {ms['hal9']:>8.3f}"
             f" {ms['hal9_no_means']:>9.3f} {r['ratio_hal9_over_loop']:>9.2f}"
-            f" {r['ratio_no_means_over_loop']:>13.2f}"
+            f" {r['ratio_no_means_over_loop']:>13.2f} {r['achieved_gb_per_s_no_means']:>6.1f}"
+            f" {r['fraction_of_copy_bandwidth']:>8.2f}"
         )
+    last = list(_RESULTS.values())[-1]
+    print(f"STREAM-like copy: {last['stream_copy_gb_per_s']:.1f} GB/s (read + write)")
     out = Path(__file__).resolve().parents[2] / "outputs" / "bench_run_vs_loop.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(

@@ -34,8 +34,11 @@ def test_build_on_cuda_is_seeded_and_valid() -> None:
     assert adjacency_violation(a.weight, a.labels) == 0.0
 
 
-@pytest.mark.parametrize("model", ["rate", "lif", "alif"])
-def test_cuda_run_matches_cpu(model: str) -> None:
+@pytest.mark.parametrize(
+    ("model", "propagation"),
+    [("rate", "auto"), ("lif", "auto"), ("lif", "dense"), ("lif", "event"), ("alif", "event")],
+)
+def test_cuda_run_matches_cpu(model: str, propagation: str) -> None:
     cpu = build_network(CFG, seed=0, dtype=torch.float64)
     gpu = cpu.to("cuda")
     x = torch.rand((20, 4, cpu.sizes[0]), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -50,8 +53,8 @@ def test_cuda_run_matches_cpu(model: str) -> None:
     else:
         acfg = ALIFConfig(tau_mem=3.0, v_th=0.5, beta=0.2, tau_adapt=20.0)
         pc, pg = (alif_params(acfg, cpu.sizes, device=d, dtype=torch.float64) for d in ("cpu", "cuda"))
-    rc = run(cpu, pc, x, record=[0, 8])
-    rg = run(gpu, pg, x.cuda(), record=[0, 8])
+    rc = run(cpu, pc, x, record=[0, 8], propagation="dense")
+    rg = run(gpu, pg, x.cuda(), record=[0, 8], propagation=propagation)  # type: ignore[arg-type]
     for k in (0, 8):
         torch.testing.assert_close(rg.recordings[k].cpu(), rc.recordings[k], rtol=1e-9, atol=1e-9)
 

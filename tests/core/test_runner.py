@@ -251,3 +251,20 @@ def test_prepared_params_step_bitwise_like_the_plain_ones(model: str) -> None:
     a, s1 = m.step(state, drive, p)
     b, s2 = m.step(state, drive, prepared)
     assert torch.equal(a, b) and all(torch.equal(x, y) for x, y in zip(s1, s2, strict=True))
+
+
+def test_compile_failure_falls_back_to_the_eager_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_compile(fn, **kwargs):  # type: ignore[no-untyped-def]
+        def fail(*args, **kw):  # type: ignore[no-untyped-def]
+            raise RuntimeError("no C++ compiler")
+
+        return fail
+
+    net = _net()
+    p = rate_params(RateConfig(), net.sizes)
+    x = _inputs(steps=5)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with pytest.warns(RuntimeWarning, match="torch.compile of the neuron step failed .*no C\\+\\+ compiler"):
+        out = run(net, p, x, record=[0], compile=True)
+    eager = run(net, p, x, record=[0])
+    assert torch.equal(out.recordings[0], eager.recordings[0])

@@ -68,6 +68,9 @@ class NeuronModel:
         ``prepare(params) -> params`` (same type), called once by :func:`hal9.core.run` before the time
         loop to precompute what every step would otherwise recompute (e.g. ``dt / τ``); the step's
         results must not change (bitwise).
+    spiking : bool
+        Whether the activity is spikes (every entry 0 or 1), so that :func:`hal9.core.run` may
+        propagate it event by event (:func:`hal9.core.event_drive`) instead of with a dense product.
     """
 
     name: str
@@ -81,6 +84,7 @@ class NeuronModel:
     neuron_fields: tuple[str, ...]
     time_constant: str
     prepare: Callable[[Any], Any] | None = None
+    spiking: bool = False
 
 
 _MODELS: dict[str, NeuronModel] = {}

@@ -134,10 +134,9 @@ def alif_step(state: ALIFState, drive: Tensor, params: ALIFParams) -> tuple[Tens
     all state tensors and ``drive``: ``(batch, neurons)``. Returns ``(spikes, state)``.
     """
     threshold = params.v_th + params.beta * state.adaptation
-    v, refractory, fired = integrate_and_fire(state.v, state.refractory, drive, params, threshold)
-    spikes = fired.to(v.dtype)
+    v, refractory, spikes = integrate_and_fire(state.v, state.refractory, drive, params, threshold)
     decay = torch.exp(-params.dt / params.tau_adapt) if params.decay is None else params.decay
-    adaptation = decay * state.adaptation + spikes
+    adaptation = (decay * state.adaptation).add_(spikes)
     return spikes, ALIFState(v, refractory, spikes, adaptation)
 
 
@@ -162,4 +161,5 @@ ALIF = NeuronModel(
     neuron_fields=("tau_mem", "bias", "tau_adapt"),
     time_constant="tau_mem",
     prepare=alif_prepare,
+    spiking=True,
 )

@@ -130,23 +130,37 @@ def integrate_and_fire(
     params: MembraneParams,
     threshold: float | Tensor,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """The LIF membrane update against ``threshold``; returns ``(v, refractory, spikes as bool)``.
+    """The LIF membrane update against ``threshold``; returns ``(v, refractory, spikes)``, spikes as
+    0/1 in ``v``'s dtype.
 
     For a neuron that is not refractory: ``v ← v + (dt/τ_m)(−(v − v_rest) + drive + b)``; it spikes if
     then ``v ≥ threshold``, is reset to ``v_reset`` and stays clamped there ``refractory_steps`` steps
     (its input ignored). Shared by :func:`lif_step` and the adaptive model (:mod:`.alif`).
+
+    Implementation: element-wise float arithmetic only, in place on fresh buffers (~12 kernels; torch's
+    CPU kernels for boolean masks — ``where``, ``masked_fill``, comparisons into ``bool`` — cost 4–10×
+    a float add at 100k neurons). Masks are 0/1 floats and the selections ``x − x·m + c·m`` are exact
+    for finite ``x`` (``x − 0 + 0 = x``, ``x − x + c = c``), so the results equal the branch-wise
+    definition above bitwise (tested against it).
     """
-    active = state_refractory <= 0
     alpha = params.dt / params.tau_mem if params.alpha is None else params.alpha
-    v_int = state_v + alpha * (params.v_rest - state_v + drive + params.bias)
-    v = torch.where(active, v_int, torch.full_like(v_int, params.v_reset))
-    spikes = active & (v >= threshold)
-    v = torch.where(spikes, torch.full_like(v, params.v_reset), v)
-    refractory = torch.where(
-        spikes,
-        torch.full_like(state_refractory, params.refractory_steps),
-        (state_refractory - 1).clamp_min(0),
-    )
+    # v_int = v + α (v_rest − v + drive + b), the additions in the order written
+    v = torch.rsub(state_v, params.v_rest).add_(drive).add_(params.bias).mul_(alpha).add_(state_v)
+    spikes = torch.empty_like(v)
+    torch.ge(v, threshold, out=spikes)
+    refractory = state_refractory - 1
+    if params.refractory_steps > 0 or bool(state_refractory.any()):
+        blocked = state_refractory.clamp(0.0, 1.0)  # refractory counts are whole numbers ≥ 0
+        spikes.addcmul_(spikes, blocked, value=-1.0)  # s − s·m = s·(1 − m): a clamped neuron does not spike
+        reset = blocked.add_(spikes)  # clamped or just spiked: v ← v_reset (disjoint 0/1 masks)
+    else:
+        reset = spikes
+    v.addcmul_(v, reset, value=-1.0)  # v − v·m: v where m = 0, exactly 0 where m = 1
+    if params.v_reset != 0.0:
+        v.add_(reset, alpha=params.v_reset)
+    refractory.clamp_min_(0.0)
+    if params.refractory_steps > 0:
+        refractory.add_(spikes, alpha=params.refractory_steps)
     return v, refractory, spikes
 
 
@@ -162,8 +176,7 @@ def lif_step(state: LIFState, drive: Tensor, params: LIFParams) -> tuple[Tensor,
     all state tensors and ``drive``: ``(batch, neurons)``. Returns ``(spikes, state)``; ``spikes``
     (0/1 in the state's dtype) is the activity.
     """
-    v, refractory, fired = integrate_and_fire(state.v, state.refractory, drive, params, params.v_th)
-    spikes = fired.to(v.dtype)
+    v, refractory, spikes = integrate_and_fire(state.v, state.refractory, drive, params, params.v_th)
     return spikes, LIFState(v, refractory, spikes)
 
 
@@ -188,4 +201,5 @@ LIF = NeuronModel(
     neuron_fields=("tau_mem", "bias"),
     time_constant="tau_mem",
     prepare=lif_prepare,
+    spiking=True,
 )

@@ -46,6 +46,15 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "linear": _linear,
 }
 
+#: In-place forms of :data:`ACTIVATIONS` (same keys, same values bitwise), used by :func:`rate_step`
+#: when no gradient is recorded.
+_IN_PLACE: dict[str, Callable[[Tensor], Tensor]] = {
+    "tanh": torch.tanh_,
+    "relu": torch.relu_,
+    "sigmoid": torch.sigmoid_,
+    "linear": _linear,
+}
+
 
 class RateConfig(FrozenConfig):
     """Leaky rate neurons ``τ_i dx_i/dt = −x_i + f(Σ_j W_ij x_j + b_i + I_i)``.
@@ -116,10 +125,13 @@ def rate_step(state: RateState, drive: Tensor, params: RateParams) -> tuple[Tens
     ``state.x``, ``drive``: ``(batch, neurons)``. Returns ``(x, RateState(x))``: the new rates are the
     activity.
     """
-    f = ACTIVATIONS[params.activation]
     alpha = params.dt / params.tau if params.alpha is None else params.alpha
     x = state.x
-    x = x + alpha * (f(drive + params.bias) - x)
+    u = drive + params.bias
+    if u.requires_grad or x.requires_grad or alpha.requires_grad:
+        x = x + alpha * (ACTIVATIONS[params.activation](u) - x)
+    else:  # the same arithmetic in place on one fresh buffer (no temporaries per step)
+        x = _IN_PLACE[params.activation](u).sub_(x).mul_(alpha).add_(x)
     return x, RateState(x)
 
 

@@ -1,0 +1,167 @@
+"""Synaptic propagation: the drive ``d = W a`` of one step, dense or event-driven.
+
+Two ways to compute ``d_i = Σ_j W_ij a_j`` for a ``(batch, N)`` activity ``a``:
+
+* **dense** — one sparse × dense product over every synapse, ``O(batch · nnz)`` per step whatever
+  ``a`` holds (:func:`synaptic_drive`). The only choice for rate neurons, where every ``a_j`` is
+  non-zero.
+* **event-driven** — for spiking models, whose activity is 0/1: gather the outgoing synapses of the
+  neurons that spiked (a column slice of ``W`` each, from its CSC form) and scatter-add their weights
+  into the drive, ``O(Σ_spiking fan-out)`` per step (:func:`event_drive`). This is how event-driven
+  simulators propagate spikes (Brian2's ``on_pre``, NEST's spike delivery); with ~1.5 % of neurons
+  spiking it touches ~68× fewer synapses than the dense product.
+
+:func:`choose_propagation` picks one per step from the spike density (the fraction of ``batch · N``
+entries that are 1) against :func:`event_density_threshold`, a crossover measured on CPU (see
+``tests/benchmarks/test_bench_propagation.py`` and docs/benchmarks.md).
+
+Both paths add, for each target ``i``, the weights of its spiking sources in ascending source order
+starting from 0, so on CPU they give the same drive bitwise (tested); on CUDA ``index_add_`` uses
+atomics and the order of additions (hence the last bit) may differ between runs of the event path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "EVENT_DENSITY_THRESHOLD",
+    "EventPlan",
+    "Propagation",
+    "choose_propagation",
+    "event_density_threshold",
+    "event_drive",
+    "event_plan",
+    "synaptic_drive",
+]
+
+#: How :func:`hal9.core.run` propagates activity: ``"auto"`` (event-driven for spiking models while
+#: the spike density is below :data:`EVENT_DENSITY_THRESHOLD`, dense otherwise), ``"dense"``, or
+#: ``"event"`` (spiking models only).
+Propagation = Literal["auto", "dense", "event"]
+PROPAGATIONS: tuple[str, ...] = get_args(Propagation)
+
+#: Spike density (spikes / (batch · N)) below which ``"auto"`` propagates events, for one trial
+#: (``batch = 1``); see :func:`event_density_threshold` for a batch.
+EVENT_DENSITY_THRESHOLD = 0.06
+#: The part of the threshold that does not shrink with the batch (the dense product reads each
+#: synapse's index once for the whole batch, the event path gathers it once per spike).
+_EVENT_DENSITY_FLOOR = 0.012
+
+
+def event_density_threshold(batch: int) -> float:
+    """The spike density below which ``"auto"`` propagates events at this batch size:
+    ``floor + (EVENT_DENSITY_THRESHOLD − floor) / batch``.
+
+    Cost model: the dense product costs ``nnz · (c₀ + c₁ · batch)`` (index reads shared by the batch,
+    value products per trial) and the event path ``density · batch · nnz · c₂``, so the crossover is
+    ``c₁/c₂ + (c₀/c₂) / batch``. Fitted to the crossovers measured at 100k neurons on the 2-core CPU of
+    docs/benchmarks.md (``tests/benchmarks/test_bench_propagation.py``: ~8 % at batch 1, ~2 % at
+    batch 16) and set ~25 % below them so that ``"auto"`` errs towards the path that is never much
+    slower.
+    """
+    return _EVENT_DENSITY_FLOOR + (EVENT_DENSITY_THRESHOLD - _EVENT_DENSITY_FLOOR) / max(batch, 1)
+
+
+def synaptic_drive(weight: Tensor, activity: Tensor) -> Tensor:
+    """``Σ_j W_ij a_j`` for a batch: ``(batch, N) → (batch, N)`` via one sparse × dense product.
+
+    ``activity`` is best kept in neuron-major memory (``activity.T`` contiguous), as :func:`run` does:
+    the product then needs no copy and returns the same layout.
+    """
+    return (weight @ activity.T).T
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """The CSC form of a CSR weight matrix, for gathering the outgoing synapses of a neuron.
+
+    Attributes
+    ----------
+    col_ptr : Tensor
+        ``(N + 1,)`` int64: the synapses leaving neuron ``j`` are ``col_ptr[j] : col_ptr[j + 1]``.
+    targets : Tensor
+        ``(nnz,)`` int64 target (row) of each synapse, ascending within each source.
+    order : Tensor
+        ``(nnz,)`` int64 permutation: ``weight.values()[order]`` are the weights in CSC order.
+    values : Tensor
+        ``weight.values()[order]`` at the time the plan was made (the structure is kept by the
+        network; :func:`event_drive` takes the values it is given).
+    """
+
+    col_ptr: Tensor
+    targets: Tensor
+    order: Tensor
+    values: Tensor
+
+
+def event_plan(weight: Tensor) -> EventPlan:
+    """The :class:`EventPlan` of an ``(N, N)`` sparse CSR ``weight`` (one stable sort of the columns,
+    ``O(nnz log nnz)``; :class:`~hal9.core.Network` caches the structure)."""
+    if weight.layout != torch.sparse_csr:
+        raise ValueError(f"weight must be a sparse CSR tensor, got layout {weight.layout}")
+    n = int(weight.shape[1])
+    crow = weight.crow_indices().long()
+    cols = weight.col_indices().long()
+    rows = torch.repeat_interleave(torch.arange(int(weight.shape[0]), device=crow.device), crow.diff())
+    order = torch.argsort(cols, stable=True)
+    counts = torch.bincount(cols, minlength=n)
+    col_ptr = torch.zeros(n + 1, dtype=torch.long, device=crow.device)
+    torch.cumsum(counts, 0, out=col_ptr[1:])
+    return EventPlan(col_ptr, rows[order], order, weight.values()[order])
+
+
+def event_drive(plan: EventPlan, activity: Tensor, values: Tensor | None = None) -> Tensor:
+    """``Σ_j W_ij s_j`` for 0/1 spikes ``s`` (``(batch, N)``), touching only the spiking sources.
+
+    For every non-zero ``s[b, j]`` the synapses ``col_ptr[j] : col_ptr[j+1]`` are gathered and their
+    weights added into ``drive[b, targets]`` with one ``index_add_``. Only correct when every entry of
+    ``activity`` is 0 or 1 (spikes), which is what spiking models emit; ``values`` (CSC order) default
+    to the plan's.
+
+    Returns a ``(batch, N)`` tensor laid out neuron-major (``drive.T`` contiguous), like
+    :func:`synaptic_drive`.
+    """
+    batch, n = activity.shape
+    vals = plan.values if values is None else values
+    flat = activity.T.reshape(-1)  # neuron-major: flat index = j · batch + b (a view when neuron-major)
+    hits = flat.nonzero().squeeze(1)  # ascending: by source j, then trial b
+    out = torch.zeros(n * batch, dtype=vals.dtype, device=vals.device)
+    if hits.numel():
+        # index_select, not ``t[idx]``: torch's advanced-indexing kernel is ~5× slower on CPU
+        src = hits // batch if batch > 1 else hits
+        starts = plan.col_ptr.index_select(0, src)
+        counts = plan.col_ptr.index_select(0, src + 1).sub_(starts)
+        ends = torch.cumsum(counts, 0)
+        total = int(ends[-1])
+        if total:
+            # position of each gathered synapse in CSC order: start of its source + rank within it
+            shift = torch.repeat_interleave(starts - (ends - counts), counts, output_size=total)
+            pos = torch.arange(total, device=vals.device) + shift
+            idx = plan.targets.index_select(0, pos)
+            if batch > 1:
+                trial = torch.repeat_interleave(hits % batch, counts, output_size=total)
+                idx = idx.mul_(batch).add_(trial)
+            out.index_add_(0, idx, vals.index_select(0, pos))
+    return out.view(n, batch).T
+
+
+def spike_density(activity: Tensor) -> float:
+    """Fraction of non-zero entries of a ``(batch, N)`` activity (one pass)."""
+    return float(torch.count_nonzero(activity)) / max(activity.numel(), 1)
+
+
+def choose_propagation(
+    mode: Propagation, spiking: bool, density: float, batch: int = 1
+) -> Literal["dense", "event"]:
+    """The path of one step: ``"dense"`` for non-spiking models or ``mode="dense"``; ``"event"`` for
+    ``mode="event"``; with ``"auto"``, ``"event"`` while ``density < event_density_threshold(batch)``."""
+    if mode == "dense" or not spiking:
+        return "dense"
+    if mode == "event":
+        return "event"
+    return "event" if density < event_density_threshold(batch) else "dense"

@@ -1,0 +1,206 @@
+"""Event-driven propagation (hal9.core.propagation) against the dense product, and the float-only LIF
+update against its branch-wise definition."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import Tensor
+
+from hal9.core import (
+    EVENT_DENSITY_THRESHOLD,
+    ALIFConfig,
+    ConnectivityConfig,
+    HierarchyConfig,
+    HierarchyNetwork,
+    LIFConfig,
+    RateConfig,
+    alif_params,
+    build_network,
+    csr_matrix,
+    event_drive,
+    event_plan,
+    lif_params,
+    rate_params,
+    run,
+    sizes_for_total,
+    synaptic_drive,
+)
+from hal9.core.neurons.lif import LIFParams, integrate_and_fire
+from hal9.core.propagation import choose_propagation, event_density_threshold
+
+
+def _net(n: int = 600, dtype: torch.dtype = torch.float64, seed: int = 0):
+    cfg = HierarchyConfig(
+        sizes=sizes_for_total(n, 4, math.e), n_layers=4, connectivity=ConnectivityConfig(fan_in_policy="clip")
+    )
+    return build_network(cfg, seed=seed, dtype=dtype)
+
+
+def _spikes(batch: int, n: int, density: float, seed: int, dtype: torch.dtype) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    s = (torch.rand((n, batch), generator=g) < density).to(dtype)
+    return s.T  # neuron-major, as run keeps activity
+
+
+def test_event_plan_is_the_csc_form_of_the_weight() -> None:
+    net = _net(300)
+    plan = event_plan(net.weight)
+    dense = net.weight.to_dense()
+    n = net.n_neurons
+    assert plan.col_ptr.shape == (n + 1,) and int(plan.col_ptr[-1]) == net.n_synapses
+    for j in (0, 7, n // 2, n - 1):
+        lo, hi = int(plan.col_ptr[j]), int(plan.col_ptr[j + 1])
+        targets = plan.targets[lo:hi]
+        assert torch.equal(targets, dense[:, j].nonzero().squeeze(1))  # ascending targets
+        assert torch.equal(plan.values[lo:hi], dense[targets, j])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    batch=st.integers(1, 4),
+    density=st.sampled_from([0.0, 0.001, 0.02, 0.2, 1.0]),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
+def test_event_drive_equals_the_dense_product_bitwise(
+    batch: int, density: float, seed: int, dtype: torch.dtype
+) -> None:
+    net = _net(500, dtype=dtype, seed=seed % 5)
+    s = _spikes(batch, net.n_neurons, density, seed, dtype)
+    dense = synaptic_drive(net.weight, s)
+    event = event_drive(net.event_plan(), s)
+    assert event.shape == dense.shape == (batch, net.n_neurons)
+    assert event.T.is_contiguous()  # neuron-major like the dense product
+    assert torch.equal(event, dense)
+
+
+def test_event_drive_of_a_hand_built_matrix() -> None:
+    # W[i, j]: 0 ← 1 (2.0), 0 ← 2 (3.0), 1 ← 2 (5.0), 2 ← 0 (7.0)
+    crow = torch.tensor([0, 2, 3, 4])
+    col = torch.tensor([1, 2, 2, 0])
+    w = csr_matrix(crow, col, torch.tensor([2.0, 3.0, 5.0, 7.0]), 3)
+    s = torch.tensor([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0]])  # trial 0: neuron 2 spikes; trial 1: 0 and 1
+    d = event_drive(event_plan(w), s)
+    assert d.tolist() == [[3.0, 5.0, 0.0], [2.0, 0.0, 7.0]]
+
+
+def test_network_caches_the_plan_and_follows_in_place_weight_changes() -> None:
+    net = _net(300)
+    plan = net.event_plan()
+    assert net.event_plan() is plan
+    with torch.no_grad():
+        net.weight.values().mul_(2.0)
+    again = net.event_plan()
+    assert again is not plan and again.col_ptr is plan.col_ptr
+    s = _spikes(2, net.n_neurons, 0.1, 3, net.dtype)
+    assert torch.equal(event_drive(again, s), synaptic_drive(net.weight, s))
+
+
+@pytest.mark.parametrize("model", ["lif", "alif"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_run_gives_the_same_spike_trains_on_every_path(model: str, dtype: torch.dtype, batch: int) -> None:
+    net = _net(800, dtype=dtype)
+    make = lif_params if model == "lif" else alif_params
+    cfg = LIFConfig(tau_mem=8.0) if model == "lif" else ALIFConfig(tau_mem=8.0, beta=0.3)
+    p = make(cfg, net.sizes, dtype=dtype)  # type: ignore[operator]
+    g = torch.Generator().manual_seed(4)
+    x = (3.0 * torch.rand((40, batch, net.sizes[0]), generator=g)).to(dtype)
+    layers = range(net.n_layers)
+    results = {m: run(net, p, x, record=layers, propagation=m) for m in ("dense", "event", "auto")}
+    total = sum(float(results["dense"].recordings[k].sum()) for k in layers)
+    assert total > 0  # the network spikes, so the comparison means something
+    for m in ("event", "auto"):
+        for k in layers:
+            assert torch.equal(results[m].recordings[k], results["dense"].recordings[k]), (m, k)
+        for a, b in zip(results[m].final_state, results["dense"].final_state, strict=True):
+            assert torch.equal(a, b), m
+
+
+def test_propagation_choice_and_bad_values() -> None:
+    assert choose_propagation("auto", spiking=False, density=0.0) == "dense"
+    assert choose_propagation("auto", spiking=True, density=EVENT_DENSITY_THRESHOLD / 2) == "event"
+    assert choose_propagation("auto", spiking=True, density=EVENT_DENSITY_THRESHOLD) == "dense"
+    # the threshold falls with the batch towards its floor, and is the batch-1 value at batch 1
+    assert event_density_threshold(1) == EVENT_DENSITY_THRESHOLD
+    assert event_density_threshold(16) < event_density_threshold(4) < EVENT_DENSITY_THRESHOLD
+    assert choose_propagation("auto", spiking=True, density=0.03, batch=1) == "event"
+    assert choose_propagation("auto", spiking=True, density=0.03, batch=16) == "dense"
+    assert choose_propagation("event", spiking=True, density=1.0) == "event"
+    assert choose_propagation("dense", spiking=True, density=0.0) == "dense"
+    net = _net(300)
+    x = torch.zeros((3, 1, net.sizes[0]), dtype=net.dtype)
+    rate = rate_params(RateConfig(), net.sizes, dtype=net.dtype)
+    with pytest.raises(ValueError, match="propagation='event' needs a spiking"):
+        run(net, rate, x, propagation="event")
+    with pytest.raises(ValueError, match="propagation must be one of"):
+        run(net, rate, x, propagation="sparse")  # type: ignore[arg-type]
+    # graded activity under "auto" stays dense and equal to "dense"
+    assert torch.equal(
+        run(net, rate, x + 0.5).final_state.x, run(net, rate, x + 0.5, propagation="dense").final_state.x
+    )
+
+
+def test_gradients_through_the_event_path_match_the_dense_path() -> None:
+    grads = {}
+    for mode in ("dense", "event"):
+        m = HierarchyNetwork(
+            HierarchyConfig(base_size=80, n_layers=3, connectivity=ConnectivityConfig(fan_in_policy="clip")),
+            LIFConfig(tau_mem=5.0),
+            seed=0,
+            dtype=torch.float64,
+        )
+        g = torch.Generator().manual_seed(2)
+        x = 3.0 * torch.rand((15, 2, m.sizes[0]), generator=g, dtype=torch.float64)
+        out = run(m.network(), m.neuron_params(), x, propagation=mode)  # type: ignore[arg-type]
+        out.final_state.v.sum().backward()
+        assert m.weight_values.grad is not None
+        grads[mode] = m.weight_values.grad.clone()
+    assert grads["dense"].abs().sum() > 0
+    torch.testing.assert_close(grads["event"], grads["dense"], rtol=1e-12, atol=1e-12)
+
+
+def _branchwise(v0: Tensor, r0: Tensor, drive: Tensor, p: LIFParams, th: float | Tensor):
+    """The LIF update written with masks and ``where``, as defined in the docstring."""
+    active = r0 <= 0
+    v_int = v0 + (p.dt / p.tau_mem) * (p.v_rest - v0 + drive + p.bias)
+    v = torch.where(active, v_int, torch.full_like(v_int, p.v_reset))
+    fired = active & (v >= th)
+    v = torch.where(fired, torch.full_like(v, p.v_reset), v)
+    r = torch.where(fired, torch.full_like(r0, p.refractory_steps), (r0 - 1).clamp_min(0))
+    return v, r, fired.to(v.dtype)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    refractory=st.integers(0, 3),
+    v_reset=st.sampled_from([0.0, -0.5, 0.25]),
+    v_rest=st.sampled_from([0.0, -0.2]),
+    tensor_threshold=st.booleans(),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
+def test_integrate_and_fire_equals_the_branchwise_definition_bitwise(
+    seed: int, refractory: int, v_reset: float, v_rest: float, tensor_threshold: bool, dtype: torch.dtype
+) -> None:
+    g = torch.Generator().manual_seed(seed)
+    n, batch = 257, 3
+    tau = (2.0 + 20.0 * torch.rand(n, generator=g)).to(dtype)
+    bias = (0.1 * torch.randn(n, generator=g)).to(dtype)
+    p = LIFParams(tau, bias, v_rest, v_reset, 1.0, refractory, 1.0)
+    v0 = torch.randn((batch, n), generator=g).to(dtype)
+    r0 = torch.randint(0, refractory + 2, (batch, n), generator=g).to(dtype)  # some clamped even at 0
+    drive = (2.0 * torch.randn((batch, n), generator=g)).to(dtype)
+    th: float | Tensor = (
+        1.0 + 0.3 * torch.rand((batch, n), generator=g).to(dtype) if tensor_threshold else 1.0
+    )
+    got = integrate_and_fire(v0, r0, drive, p, th)
+    want = _branchwise(v0, r0, drive, p, th)
+    for a, b, name in zip(got, want, ("v", "refractory", "spikes"), strict=True):
+        assert a.dtype == dtype, name
+        assert torch.equal(a, b), name
