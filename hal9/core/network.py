@@ -129,8 +129,7 @@ class Network:
         if cached is None:
             plan = event_plan(self.weight)
         elif cached[0] != version:
-            plan = cached[1]
-            plan = EventPlan(plan.col_ptr, plan.targets, plan.order, self.weight.values()[plan.order])
+            plan = cached[1].with_values(self.weight.values()[cached[1].order])
         else:
             return cached[1]
         self._plans["event"] = (version, plan)

@@ -33,9 +33,11 @@ __all__ = [
     "EventPlan",
     "Propagation",
     "choose_propagation",
+    "deliver",
     "event_density_threshold",
     "event_drive",
     "event_plan",
+    "spike_events",
     "synaptic_drive",
 ]
 
@@ -88,6 +90,8 @@ class EventPlan:
         ``(nnz,)`` int64 target (row) of each synapse, ascending within each source.
     order : Tensor
         ``(nnz,)`` int64 permutation: ``weight.values()[order]`` are the weights in CSC order.
+    fan_out : Tensor
+        ``(N,)`` int64 number of synapses leaving each neuron, ``col_ptr[1:] − col_ptr[:-1]``.
     values : Tensor
         ``weight.values()[order]`` at the time the plan was made (the structure is kept by the
         network; :func:`event_drive` takes the values it is given).
@@ -97,6 +101,11 @@ class EventPlan:
     targets: Tensor
     order: Tensor
     values: Tensor
+    fan_out: Tensor
+
+    def with_values(self, values: Tensor) -> EventPlan:
+        """The same structure with other values (CSC order), e.g. gathered inside an autograd graph."""
+        return EventPlan(self.col_ptr, self.targets, self.order, values, self.fan_out)
 
 
 def event_plan(weight: Tensor) -> EventPlan:
@@ -112,47 +121,54 @@ def event_plan(weight: Tensor) -> EventPlan:
     counts = torch.bincount(cols, minlength=n)
     col_ptr = torch.zeros(n + 1, dtype=torch.long, device=crow.device)
     torch.cumsum(counts, 0, out=col_ptr[1:])
-    return EventPlan(col_ptr, rows[order], order, weight.values()[order])
+    return EventPlan(col_ptr, rows[order], order, weight.values()[order], counts)
 
 
-def event_drive(plan: EventPlan, activity: Tensor, values: Tensor | None = None) -> Tensor:
-    """``Σ_j W_ij s_j`` for 0/1 spikes ``s`` (``(batch, N)``), touching only the spiking sources.
+def spike_events(activity: Tensor) -> Tensor:
+    """Flat indices ``j · batch + b`` of the non-zero entries of a ``(batch, N)`` activity, ascending
+    (by source ``j``, then trial ``b``): one ``nonzero`` pass over the neuron-major memory."""
+    return activity.T.reshape(-1).nonzero().squeeze(1)
 
-    For every non-zero ``s[b, j]`` the synapses ``col_ptr[j] : col_ptr[j+1]`` are gathered and their
-    weights added into ``drive[b, targets]`` with one ``index_add_``. Only correct when every entry of
-    ``activity`` is 0 or 1 (spikes), which is what spiking models emit; ``values`` (CSC order) default
-    to the plan's.
 
-    Returns a ``(batch, N)`` tensor laid out neuron-major (``drive.T`` contiguous), like
-    :func:`synaptic_drive`.
+def deliver(plan: EventPlan, events: Tensor, batch: int) -> Tensor:
+    """The drive of the spikes ``events`` (from :func:`spike_events`): the outgoing synapses of each
+    spiking source gathered from the plan and their weights scatter-added into a zero drive.
+
+    Returns a ``(batch, N)`` tensor laid out neuron-major (``drive.T`` contiguous).
     """
-    batch, n = activity.shape
-    vals = plan.values if values is None else values
-    flat = activity.T.reshape(-1)  # neuron-major: flat index = j · batch + b (a view when neuron-major)
-    hits = flat.nonzero().squeeze(1)  # ascending: by source j, then trial b
+    vals = plan.values
+    n = int(plan.fan_out.numel())
     out = torch.zeros(n * batch, dtype=vals.dtype, device=vals.device)
-    if hits.numel():
+    if events.numel():
         # index_select, not ``t[idx]``: torch's advanced-indexing kernel is ~5× slower on CPU
-        src = hits // batch if batch > 1 else hits
+        src = events // batch if batch > 1 else events
         starts = plan.col_ptr.index_select(0, src)
-        counts = plan.col_ptr.index_select(0, src + 1).sub_(starts)
+        counts = plan.fan_out.index_select(0, src)
         ends = torch.cumsum(counts, 0)
         total = int(ends[-1])
         if total:
             # position of each gathered synapse in CSC order: start of its source + rank within it
-            shift = torch.repeat_interleave(starts - (ends - counts), counts, output_size=total)
-            pos = torch.arange(total, device=vals.device) + shift
+            shift = torch.repeat_interleave(starts.sub_(ends).add_(counts), counts, output_size=total)
+            pos = torch.arange(total, device=vals.device).add_(shift)
             idx = plan.targets.index_select(0, pos)
             if batch > 1:
-                trial = torch.repeat_interleave(hits % batch, counts, output_size=total)
+                trial = torch.repeat_interleave(events % batch, counts, output_size=total)
                 idx = idx.mul_(batch).add_(trial)
             out.index_add_(0, idx, vals.index_select(0, pos))
     return out.view(n, batch).T
 
 
-def spike_density(activity: Tensor) -> float:
-    """Fraction of non-zero entries of a ``(batch, N)`` activity (one pass)."""
-    return float(torch.count_nonzero(activity)) / max(activity.numel(), 1)
+def event_drive(plan: EventPlan, activity: Tensor) -> Tensor:
+    """``Σ_j W_ij s_j`` for 0/1 spikes ``s`` (``(batch, N)``), touching only the spiking sources.
+
+    For every non-zero ``s[b, j]`` the synapses ``col_ptr[j] : col_ptr[j+1]`` are gathered and their
+    weights added into ``drive[b, targets]`` with one ``index_add_``. Only correct when every entry of
+    ``activity`` is 0 or 1 (spikes), which is what spiking models emit.
+
+    Returns a ``(batch, N)`` tensor laid out neuron-major (``drive.T`` contiguous), like
+    :func:`synaptic_drive`.
+    """
+    return deliver(plan, spike_events(activity), int(activity.shape[0]))
 
 
 def choose_propagation(

@@ -17,8 +17,9 @@ from hal9.core.propagation import (
     PROPAGATIONS,
     EventPlan,
     Propagation,
+    deliver,
     event_density_threshold,
-    event_drive,
+    spike_events,
     synaptic_drive,
 )
 
@@ -303,16 +304,23 @@ def run(
         iterator = tqdm(iterator, desc="simulating", unit="step", leave=False)
     activity = model.activity(state)
     events = propagation != "dense" and model.spiking
-    threshold = event_density_threshold(batch) * batch * network.n_neurons
+    max_events = event_density_threshold(batch) * batch * network.n_neurons
     plan: EventPlan | None = None
+    dense_last = False
     for t in iterator:
-        if events and (propagation == "event" or int(torch.count_nonzero(activity)) < threshold):
-            if plan is None:  # made (or taken from the network's cache) at the first event step
-                plan = network.event_plan()
-                if weight.requires_grad:  # a module's parameter: gather the values inside the graph
-                    plan = EventPlan(plan.col_ptr, plan.targets, plan.order, weight.values()[plan.order])
-            drive = event_drive(plan, activity)
-        else:
+        drive = None
+        # "auto": after a dense step, count the spikes first (one cheap reduction); after an event step
+        # find them (needed anyway) and fall back to the dense product when there are too many
+        if events and not (dense_last and int(torch.count_nonzero(activity)) >= max_events):
+            hits = spike_events(activity)
+            if propagation == "event" or hits.numel() < max_events:
+                if plan is None:  # made (or taken from the network's cache) at the first event step
+                    plan = network.event_plan()
+                    if weight.requires_grad:  # a module's parameter: gather its values inside the graph
+                        plan = plan.with_values(weight.values()[plan.order])
+                drive = deliver(plan, hits, batch)
+        dense_last = drive is None
+        if drive is None:
             drive = synaptic_drive(weight, activity)
         drive[:, :n1] += inputs[t]
         for k, li in layer_inputs.items():

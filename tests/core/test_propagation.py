@@ -204,3 +204,32 @@ def test_integrate_and_fire_equals_the_branchwise_definition_bitwise(
     for a, b, name in zip(got, want, ("v", "refractory", "spikes"), strict=True):
         assert a.dtype == dtype, name
         assert torch.equal(a, b), name
+
+
+def test_auto_switches_between_paths_with_the_spike_density(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hal9.core.runner as runner
+
+    net = _net(800)
+    p = lif_params(LIFConfig(tau_mem=2.0, refractory=0.0), net.sizes, dtype=net.dtype)
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand((30, 1, net.sizes[0]), generator=g, dtype=net.dtype)
+    x[10:20] += 50.0  # a burst: most of L1 fires every step, far above the threshold
+    used = {"event": 0, "dense": 0}
+    deliver, dense = runner.deliver, runner.synaptic_drive
+
+    def counted_deliver(*args):  # type: ignore[no-untyped-def]
+        used["event"] += 1
+        return deliver(*args)
+
+    def counted_dense(*args):  # type: ignore[no-untyped-def]
+        used["dense"] += 1
+        return dense(*args)
+
+    monkeypatch.setattr(runner, "deliver", counted_deliver)
+    monkeypatch.setattr(runner, "synaptic_drive", counted_dense)
+    auto = run(net, p, x, record=[0, 1])
+    assert used["event"] > 0 and used["dense"] > 0 and used["event"] + used["dense"] == 30
+    monkeypatch.undo()
+    ref = run(net, p, x, record=[0, 1], propagation="dense")
+    for k in (0, 1):
+        assert torch.equal(auto.recordings[k], ref.recordings[k])
