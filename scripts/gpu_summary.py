@@ -49,8 +49,13 @@ def _rows(out: Path) -> list[tuple[str, str, str]]:
     spiking = _load(out / "bench_spiking.json")
     if spiking:
         for c in spiking.get("cases", []):
-            case = str(c.get("case", c.get("neurons", "")))
-            rows.append(("spiking (LIF)", case, json.dumps(c.get("ms_per_step", c))[:160]))
+            ms = c["ms_per_step"]
+            figs = ", ".join(f"{k} {v:.3f}" for k, v in ms.items()) + " ms/step"
+            figs += f"; hal9/loop {c['ratio_hal9_over_loop']:.2f}"
+            if "ratio_hal9_over_brian2" in c:
+                figs += f", hal9/Brian2 {c['ratio_hal9_over_brian2']:.2f}"
+            case = f"N={c['neurons']:,} ({c['spikes_per_step_hal9']:.0f} spikes/step)"
+            rows.append(("spiking (LIF)", case, figs))
     for path in sorted(out.glob("bench_*.json")):
         data = _load(path)
         if not isinstance(data, dict) or "benchmarks" not in data:
