@@ -3,7 +3,9 @@
 * :mod:`~hal9.tactical.models` — validated ``Goal`` / ``Task`` / ``TaskTemplate`` / ``Unit``, the
   ``SimulationConfig`` and the scheduler names (``Scheduler``, ``SCHEDULERS``);
 * :mod:`~hal9.tactical.messages` — typed messages, the ±1 routing rule, the message log;
-* :mod:`~hal9.tactical.assignment` — ``assign(cost, method=…)``: ε-auction (torch), greedy, Hungarian;
+* :mod:`~hal9.tactical.assignment` — ``assign(cost, method=…)``: ``"auto"`` (default: the fastest exact
+  solver for the size and cost type), ε-auction (torch; exact integer auction), SciPy's Hungarian/JV,
+  ``lap``'s LAPJV (optional), greedy;
 * :mod:`~hal9.tactical.simulation` — the contract-net protocol as a seeded discrete-event simulation;
 * :mod:`~hal9.tactical.units` / :mod:`~hal9.tactical.workload` — units from an emergent L3 layer, synthetic
   workloads.

@@ -55,6 +55,7 @@ class AuctionOutcome:
     lower_bound: float  # LB(p) = Σ_i min_j (c_ij + p_j) − (sum of the n largest p_j) ≤ optimum
     total: float  # Σ_i c_{i, obj_of[i]} in float64
     phases: int
+    exact: bool = False  # integer mode: the certificate proves that the matching is optimal
 
 
 def _block_rows(c: Tensor) -> int:
@@ -402,6 +403,11 @@ def _reverse_sequential(
     return rounds
 
 
+def _integer_eps(eps: float) -> float:
+    """ε of the integer auction: a whole number, at least 1 (the scaled costs are integers)."""
+    return max(1.0, float(math.floor(eps)))
+
+
 def auction(
     c: Tensor,
     *,
@@ -409,6 +415,7 @@ def auction(
     tol: float,
     atol: float,
     eps_final: float | None,
+    integral: bool = False,
 ) -> AuctionOutcome:
     """Forward auction with ε-scaling on a finite cost matrix ``c`` of shape ``(n, m)``, ``1 ≤ n ≤ m``.
 
@@ -416,6 +423,15 @@ def auction(
     the auction stops as soon as it is at most the target — ``target_gap`` when given, otherwise
     ``max(atol, tol·min(|total|, |LB|))`` when ``total`` and ``LB`` have the same sign (else ``atol``) —
     or when ``ε`` has reached ``eps_final`` (default: ``1e-12`` of the cost scale).
+
+    ``integral=True`` (every entry of ``c`` an integer; ``target_gap``, ``tol``, ``atol`` and ``eps_final``
+    are then ignored): the integer auction of Bertsekas (1988, 1992). The costs are multiplied by
+    ``n + 1`` and bid on in float64 with whole-number ε down to 1, so every price, bid and certificate term
+    is an integer computed exactly (checked: all prices integral and ``n·(max|c'| + max|p|) < 2⁵²``). The
+    auction stops at the first phase whose certified gap is at most ``n`` in scaled units, i.e.
+    ``< 1`` in the original ones; as every total is an integer, the matching is then optimal
+    (``exact=True``; ε-CS at ε = 1 guarantees this by the last phase). Totals, bound and ε are returned
+    in the original units.
     """
     n, m = c.shape
     device = c.device
@@ -430,13 +446,21 @@ def auction(
             lower_bound=total,
             total=total,
             phases=0,
+            exact=integral,
         )
+    mult = 1.0
+    if integral:
+        mult = float(n + 1)
+        c = c.to(torch.float64) * mult  # integers: exact while |c|·(n + 1) < 2⁵³ (assign checks 2⁴⁰)
+        lo, hi = lo * mult, hi * mult
     c64 = c if c.dtype == torch.float64 else None
     scale = max(abs(lo), abs(hi), 1e-300)
     eps = max((hi - lo) * _EPS0_FRACTION, scale * 1e-6, 1e-300)
     floor = max(scale * _EPS_FLOOR, 1e-300)
     stop_eps = max(eps_final, floor) if eps_final is not None else floor
     eps = max(eps, stop_eps)
+    if integral:
+        eps, stop_eps, target_gap = _integer_eps((hi - lo) * _EPS0_FRACTION), 1.0, float(n)
 
     work = c
     p = torch.zeros(m, dtype=work.dtype, device=device)
@@ -479,17 +503,30 @@ def auction(
         # of it in one phase; otherwise take the regular ε-scaling step.
         want = 0.5 * goal / gap
         shrink = min(0.5, want) if want >= 1.0 / _MAX_JUMP else 1.0 / _SCALING
-        eps = max(eps * shrink, stop_eps)
+        eps = _integer_eps(eps * shrink) if integral else max(eps * shrink, stop_eps)
         # warm start: bidders still within the new ε keep their object
         who = torch.nonzero(slack > eps).squeeze(1)
         owner[obj_of[who]] = -1
         obj_of[who] = -1
+    exact = integral and gap <= n and _exact_integers(p, scale, n)
     return AuctionOutcome(
         obj_of=obj_of,
-        prices=p.to(torch.float64),
+        prices=p.to(torch.float64) / mult,
         rounds=rounds,
-        eps=eps,
-        lower_bound=lb,
-        total=total,
+        eps=eps / mult,
+        lower_bound=lb / mult,
+        total=total / mult,
         phases=phases,
+        exact=exact,
     )
+
+
+def _exact_integers(p: Tensor, cmax: float, n: int) -> bool:
+    """Whether the integer auction's certificate was computed without rounding.
+
+    With integral float64 prices and ``n·(max|c| + max|p|) < 2⁵²`` every ``c_ij + p_j``, row minimum and
+    sum of ``n`` of them is an integer below 2⁵³ in magnitude, hence exact in float64.
+    """
+    if not bool(torch.equal(p, torch.round(p))):
+        return False
+    return n * (cmax + float(p.abs().max())) < 2.0**52

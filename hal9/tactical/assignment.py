@@ -1,4 +1,4 @@
-"""Linear assignment of tasks to units: ε-scaled auction (torch, any device), greedy, and the exact reference.
+"""Linear assignment of tasks to units: ε-scaled auction (torch, any device), greedy, exact JV solvers, auto.
 
 The L4 coordinator matches ``n_tasks`` ready tasks to ``n_units`` L3 units at minimum total cost
 (expected completion time, capability mismatch, priority). :func:`assign` solves
@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from hal9.tactical import _assign_solvers as solvers
 from hal9.tactical._auction import auction, extremes
 
 __all__ = ["Assignment", "Method", "assign"]
 
-Method = Literal["auction", "greedy", "hungarian"]
-_METHODS = ("auction", "greedy", "hungarian")
+Method = Literal["auto", "auction", "greedy", "hungarian", "lapjv"]
+_METHODS: tuple[str, ...] = get_args(Method)
 
 
 @dataclass(frozen=True, eq=False)  # eq on tensor fields would be ambiguous: identity equality
@@ -35,16 +36,25 @@ class Assignment:
         cols: ``(k,)`` int64, the unit of each task in ``rows``.
         total_cost: ``Σ cost[rows, cols]`` in float64 arithmetic, in the sign of the input (with
             ``maximize=True`` it is the total benefit).
-        method: ``"auction"``, ``"greedy"`` or ``"hungarian"``.
+        method: the solver that ran: ``"auction"``, ``"greedy"``, ``"hungarian"`` or ``"lapjv"`` (with
+            ``method="auto"`` the one it chose; see ``requested``).
         iterations: bidding rounds of the auction over all ε phases: a bulk (Jacobi) round of all
             unassigned bidders counts one, so does each single bid of the sequential tail (0 for the other
             methods).
         gap_bound: a certified bound on how far ``total_cost`` is from the optimum
             (``total_cost − optimum`` when minimising, ``optimum − total_cost`` when maximising), from
-            weak LP duality with the auction's final prices; 0.0 for ``"hungarian"``, ``inf`` for
-            ``"greedy"`` (no bound). See :func:`assign` for how forbidden pairs enter.
+            weak LP duality with the auction's final prices; 0.0 for ``"hungarian"`` and ``"lapjv"`` and
+            for the integer auction (proven optimal), ``inf`` for ``"greedy"`` (no bound). See
+            :func:`assign` for how forbidden pairs enter.
         eps: the auction's final ε (0.0 for the other methods).
         shape: ``(n_tasks, n_units)`` of the cost matrix.
+        requested: the ``method`` argument of :func:`assign` (``"auto"`` by default); ``None`` when the
+            object was built by hand.
+        integral: whether the costs were treated as whole numbers: verified on every entry for the
+            auction (then the exact integer auction while ``max|c|·(k+1) ≤ 2⁴⁰``), from 8 sampled rows
+            when ``"auto"`` only used it to pick an exact JV solver (see :func:`assign`);
+            always ``False`` when ``method`` is ``"hungarian"``, ``"lapjv"`` or ``"greedy"`` (not checked)
+            or ``eps`` is given.
 
     ``k = min(n_tasks, n_units)`` unless forbidden (infinite) pairs leave tasks unmatched.
     """
@@ -57,6 +67,13 @@ class Assignment:
     gap_bound: float
     eps: float
     shape: tuple[int, int]
+    requested: str | None = None
+    integral: bool = False
+
+    @property
+    def exact(self) -> bool:
+        """Whether the matching is certified optimal (``gap_bound == 0``)."""
+        return self.gap_bound == 0.0
 
     def __len__(self) -> int:
         return int(self.rows.numel())
@@ -76,7 +93,8 @@ class Assignment:
         return out
 
 
-def _as_tensor(cost: Tensor | np.ndarray) -> Tensor:
+def _as_tensor(cost: Tensor | np.ndarray) -> tuple[Tensor, bool]:
+    """The cost as a float32/float64 tensor, and whether its dtype was an integer (or bool) one."""
     if isinstance(cost, np.ndarray):
         if cost.dtype.kind not in "biuf":
             raise ValueError(f"cost must be a real-valued matrix, got dtype {cost.dtype}")
@@ -89,25 +107,35 @@ def _as_tensor(cost: Tensor | np.ndarray) -> Tensor:
         raise ValueError(f"cost must be a real-valued matrix, got dtype {t.dtype}")
     if t.dim() != 2:
         raise ValueError(f"cost must be a 2-D (n_tasks, n_units) matrix, got shape {tuple(t.shape)}")
-    if not t.is_floating_point():
+    whole = not t.is_floating_point()
+    if whole:
         t = t.to(torch.float64)
     elif t.dtype not in (torch.float32, torch.float64):
         t = t.to(torch.float32)
-    return t
+    return t, whole
 
 
-def _penalised(c: Tensor) -> tuple[Tensor, Tensor | None]:
+class _Penalised(NamedTuple):
+    c: Tensor  # the finite matrix
+    forbidden: Tensor | None  # mask of the +inf pairs, None when there is none
+    lo: float  # smallest finite entry (0.0 when none)
+    hi: float  # largest finite entry (0.0 when none)
+    cmax: float  # max |c| of the finite matrix, penalty included
+
+
+def _penalised(c: Tensor) -> _Penalised:
     """Cost form (minimise) with ``+inf`` replaced by a finite penalty larger than any finite matching.
 
-    Returns the finite matrix and the mask of forbidden pairs (``None`` when there is none). The penalty
+    Returns the finite matrix, the mask of forbidden pairs and the extremes. The penalty
     ``P = hi + (hi − lo + 1)·(min(n, m) + 1)`` exceeds the total of any matching without forbidden pairs
     by more than the spread of all finite matchings, so a matching with fewer forbidden pairs always costs
     less, and the optimum of the penalised problem has the fewest forbidden pairs possible.
     """
     if c.numel() == 0:
-        return c, None
-    if all(map(math.isfinite, extremes(c))):  # the common case; NaN or ±inf show up in the extremes
-        return c, None
+        return _Penalised(c, None, 0.0, 0.0, 0.0)
+    lo, hi = extremes(c)
+    if math.isfinite(lo) and math.isfinite(hi):  # the common case; NaN or ±inf show up in the extremes
+        return _Penalised(c, None, lo, hi, max(abs(lo), abs(hi)))
     if bool(torch.isnan(c).any()):
         raise ValueError("cost contains NaN")
     forbidden = torch.isposinf(c)
@@ -116,13 +144,21 @@ def _penalised(c: Tensor) -> tuple[Tensor, Tensor | None]:
             "cost contains -inf (+inf with maximize=True): an infinitely good pair makes the problem "
             "unbounded; forbidden pairs are +inf (-inf with maximize=True)"
         )
-    if not bool(forbidden.any()):
-        return c, None
     finite = c[~forbidden]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.numel() else (0.0, 0.0)
     penalty = hi + (hi - lo + 1.0) * (min(c.shape) + 1)
     work = c.to(torch.float64) if c.dtype == torch.float32 and penalty > 2**20 else c
-    return torch.where(forbidden, torch.full_like(work, penalty), work), forbidden
+    out = torch.where(forbidden, torch.full_like(work, penalty), work)
+    return _Penalised(out, forbidden, lo, hi, max(abs(lo), abs(penalty)))
+
+
+def _total(c: Tensor, rows: Tensor, cols: Tensor) -> float:
+    """``Σ c[rows, cols]`` in float64 (NumPy gather on a CPU: torch's took ~8 ms at 4,000 × 4,000)."""
+    if not rows.numel():
+        return 0.0
+    if c.device.type == "cpu":
+        return float(c.numpy()[rows.numpy(), cols.numpy()].sum(dtype=np.float64))
+    return float(c[rows, cols].to(torch.float64).sum())
 
 
 def _greedy(c: Tensor) -> tuple[Tensor, Tensor]:
@@ -154,21 +190,15 @@ def _greedy(c: Tensor) -> tuple[Tensor, Tensor]:
     return torch.cat(rows), torch.cat(cols)
 
 
-def _hungarian(c: Tensor) -> tuple[Tensor, Tensor]:
-    from scipy.optimize import linear_sum_assignment
-
-    r, k = linear_sum_assignment(c.to(device="cpu", dtype=torch.float64).numpy())
-    return torch.from_numpy(r).to(c.device), torch.from_numpy(k).to(c.device)
-
-
 def assign(
     cost: Tensor | np.ndarray,
     *,
-    method: Method = "auction",
+    method: Method = "auto",
     maximize: bool = False,
     tol: float = 1e-3,
-    atol: float = 0.0,
+    atol: float | None = None,
     eps: float | None = None,
+    integral: bool | None = None,
 ) -> Assignment:
     r"""Match tasks (rows) to units (columns) at minimum (or maximum) total cost.
 
@@ -177,34 +207,64 @@ def assign(
     cost : Tensor or numpy.ndarray, shape (n_tasks, n_units)
         Real cost matrix, float32/float64 (integers are converted to float64), on any device. ``+inf``
         marks a forbidden pair (``-inf`` with ``maximize=True``).
-    method : {"auction", "greedy", "hungarian"}, default "auction"
-        ``"auction"``: ε-scaled forward auction in torch on the cost's device (below).
+    method : {"auto", "auction", "greedy", "hungarian", "lapjv"}, default "auto"
+        ``"auto"``: the fastest of the others for this device, size and cost type that meets the request
+        (rules and measurements in :func:`hal9.tactical._assign_solvers.choose`): whole-number costs get
+        an exact solver (``"lapjv"`` if the optional ``lap`` package is installed, the matrix is square
+        and its entries are below 2¹⁷ in magnitude, else ``"hungarian"``); real costs get
+        ``"hungarian"`` below 3·10⁶ entries or when ``tol < 1e-4``, else ``"auction"`` (certified within
+        ``tol``); CUDA gets ``"auction"`` (not measured).
+        ``Assignment.method`` names the solver that ran, ``Assignment.requested`` says ``"auto"``.
+        ``"auction"``: ε-scaled forward auction in torch on the cost's device (below); exact for
+        whole-number costs (integer auction).
         ``"greedy"``: repeatedly take the globally cheapest remaining (task, unit) pair (ties: lower task,
         then lower unit), computed in torch by rounds of mutually cheapest pairs. It skips forbidden
-        pairs but, unlike the other two, does not maximise the number of matched tasks.
-        ``"hungarian"``: the exact optimum from :func:`scipy.optimize.linear_sum_assignment` (on the CPU).
+        pairs but, unlike the others, does not maximise the number of matched tasks.
+        ``"hungarian"``: the exact optimum from :func:`scipy.optimize.linear_sum_assignment` (on the CPU;
+        a Jonker–Volgenant-type shortest augmenting path).
+        ``"lapjv"``: the exact optimum from ``lap.lapjv`` (Jonker & Volgenant 1987; on the CPU; needs the
+        optional package ``lap``, else ``ImportError``).
     maximize : bool, default False
         Maximise the total instead (the matrix is negated internally).
-    tol, atol : float, default 1e-3 and 0.0
-        Auction only: stop once the certified gap ``total − LB`` is at most ``max(atol, tol·|optimum|)``
-        (``tol`` is relative; it applies when the primal total and the dual bound have the same sign,
-        otherwise only ``atol`` does).
+    tol : float, default 1e-3
+        Auction on real costs only: relative part of the stopping rule below.
+    atol : float or None, default None
+        Auction on real costs only: absolute part of the stopping rule; ``None`` means
+        ``tol · (max − min)`` of the finite entries (``tol`` times one entry's spread). The auction stops
+        once the certified gap is ``total − LB ≤ max(atol, tol·min(|total|, |LB|))``, the relative term
+        counting only when the primal total and the dual bound ``LB ≤ optimum`` have the same sign, so
+        ``gap_bound ≤ max(atol, tol·|optimum|)``. With an optimum at or near 0 the relative term can never
+        be certified, and the absolute one ends the auction (with ``atol=0`` it would run ε down to
+        ``1e-12`` of the cost scale).
     eps : float, optional
         Auction only: final ε instead of ``tol``/``atol``. ε-scaling runs down to ``eps`` and stops there,
         or earlier once the certified gap is at most ``n·eps``; either way ``gap_bound ≤ n·eps`` with
         ``n = min(n_tasks, n_units)`` (for float32 bids up to a rounding margin of at most ``n·eps/16``).
+        Turns the integer auction off.
+    integral : bool or None, default None
+        For ``"auto"`` and ``"auction"``: whether the costs are whole numbers. ``None`` detects it: free
+        for integer dtypes; otherwise ``x == rint(x)`` on the first row, and only if that row is whole,
+        on the whole matrix where exactness depends on it (the integer auction) or on 8 sampled rows
+        where it only picks between exact solvers (``"auto"`` → ``"lapjv"`` or ``"hungarian"``).
+        ``True`` declares it (checked on the whole matrix: ``ValueError`` if not), ``False`` treats the
+        costs as real numbers. Whole numbers up to ``2⁴⁰/(n+1)`` in magnitude get the exact integer
+        auction, which ignores ``tol``/``atol``.
 
     Returns
     -------
     Assignment
         ``rows`` (ascending), ``cols``, ``total_cost``, ``method``, ``iterations``, ``gap_bound``,
-        ``eps``, ``shape``; ``unit_of_task`` gives the unit of each task (−1: none).
+        ``eps``, ``shape``, ``requested``, ``integral``; ``unit_of_task`` gives the unit of each task
+        (−1: none), ``exact`` whether ``gap_bound == 0``.
 
     Raises
     ------
     ValueError
         If ``cost`` is not 2-D, holds NaN or ``-inf`` (``+inf`` with ``maximize=True``), is not real, or
-        ``method``/``tol``/``atol``/``eps`` is invalid.
+        ``method``/``tol``/``atol``/``eps``/``integral`` is invalid, or ``integral=True`` and an entry is
+        not a whole number.
+    ImportError
+        If ``method="lapjv"`` and ``lap`` is not installed.
 
     Notes
     -----
@@ -233,6 +293,12 @@ def assign(
     bounded below by the 17th value of that scan, which gives a bid no larger than the full one, so ε-CS
     and the bound hold.
 
+    **Integer auction** (Bertsekas 1988, §5; 1992). With whole-number costs the auction bids on
+    ``(n + 1)·c`` with whole-number ε down to ε = 1, so every bid, price and certificate term is an integer
+    computed exactly in float64. Once the certified gap of the scaled problem is at most ``n`` — by the
+    ``n·ε`` bound at the latest in the ε = 1 phase, usually earlier — the original gap is below 1, and
+    as totals are integers the matching is optimal: ``gap_bound = 0``.
+
     **Certificate.** For any prices, ``LB(p) = Σ_i min_j (c_ij + p_j) − (sum of the n largest p_j)`` is a
     lower bound on the optimum (weak duality), so ``gap_bound = total − LB(p) ≥ total − optimum`` is
     rigorous whatever the float rounding during bidding; under ε-CS it is at most ``n·ε``. It is computed
@@ -244,11 +310,14 @@ def assign(
 
     **Forbidden pairs.** Every method treats ``+inf`` the same way: the matrix is made finite with a
     penalty larger than the spread of any finite matching (greedy simply skips infinite pairs), solved, and
-    pairs on forbidden entries are dropped from the result. Auction and Hungarian thus return a matching
+    pairs on forbidden entries are dropped from the result. All but greedy thus return a matching
     with the most allowed pairs possible and, among those, minimum cost; a task that can only be matched
     through forbidden pairs stays unassigned (``unit_of_task == −1``) instead of raising like SciPy. With
     forbidden pairs, ``gap_bound`` is the penalised problem's certified gap; it bounds the gap of the
-    returned matching whenever it is smaller than the penalty.
+    returned matching whenever it is smaller than the penalty. (``"hungarian"`` first hands the raw matrix
+    to SciPy, which skips ``+inf`` pairs itself — the same result when a matching of size ``min(n, m)``
+    avoids them — and saves the pass over the matrix that the penalty needs; it falls back to the
+    penalised matrix when SciPy refuses, i.e. for NaN, ``-inf`` or no such matching.)
 
     **Layout.** When ``n_tasks > n_units`` the units bid on rows of the transposed matrix; passing the
     ``(n_tasks, n_units)`` view ``by_unit.T`` of a contiguous unit-major ``by_unit`` skips that copy.
@@ -264,7 +333,8 @@ def assign(
     and the matrix is task-major. Greedy: ``O(k_r·k_c)`` per round of mutually cheapest pairs, at most
     ``min(n, m)`` rounds: a few dozen on i.i.d. costs, many more on nearly rank-one costs such as
     completion times ``work_i / speed_j``. Hungarian: ``O(n²·m)`` (SciPy's shortest augmenting path,
-    Crouse 2016).
+    Crouse 2016); lapjv: ``O(N³)`` for ``N = max(n, m)`` (the matrix is padded to square). Integrality
+    check (``"auto"``/``"auction"``): ``O(m)`` for real costs, one pass over the matrix for whole numbers.
 
     Shape
     -----
@@ -284,6 +354,8 @@ def assign(
     problems", Computational Optimization and Applications 1 (1992) 277–297.
     D. F. Crouse, "On implementing 2D rectangular assignment algorithms", IEEE Trans. Aerospace and
     Electronic Systems 52(4) (2016) 1679–1696.
+    R. Jonker, A. Volgenant, "A shortest augmenting path algorithm for dense and sparse linear assignment
+    problems", Computing 38 (1987) 325–340.
 
     Examples
     --------
@@ -294,53 +366,89 @@ def assign(
     """
     if method not in _METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(map(repr, _METHODS))}")
-    if not (tol >= 0 and atol >= 0):
-        raise ValueError(f"tol and atol must be >= 0, got tol={tol!r}, atol={atol!r}")
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0, got tol={tol!r}")
+    if atol is not None and not atol >= 0:
+        raise ValueError(f"atol must be >= 0 or None, got atol={atol!r}")
     if eps is not None and not (eps > 0 and np.isfinite(eps)):
         raise ValueError(f"eps must be a positive finite number, got {eps!r}")
-    orig = _as_tensor(cost)
+    if integral is not None and not isinstance(integral, bool):
+        raise ValueError(f"integral must be True, False or None, got {integral!r}")
+    orig, whole = _as_tensor(cost)
     n_tasks, n_units = orig.shape
     device = orig.device
     signed = -orig if maximize else orig
-    c, forbidden = _penalised(signed)
+    k = min(n_tasks, n_units)
+
+    # Whole numbers? A guess from a few rows picks between exact solvers; where exactness depends on it
+    # (the integer auction) or it was declared, every entry is checked.
+    is_int = False
+    if method in ("auto", "auction") and eps is None and integral is not False and k:
+        is_int = whole or solvers.is_integral(signed, sample=True)
+    prep: _Penalised | None = None
+    solver: str = method
+    if method == "auto":
+        if is_int and solvers.lap_usable(device, (n_tasks, n_units)):
+            prep = _penalised(signed)  # lap needs max |c|
+        cmax = prep.cmax if prep is not None else 0.0
+        solver = solvers.choose(device, (n_tasks, n_units), integral=is_int, cmax=cmax, tol=tol, eps=eps)
+    if is_int and not whole and (integral is True or solver == "auction"):
+        is_int = solvers.is_integral(signed)
+    if integral is True and not is_int:
+        raise ValueError("integral=True but cost has entries that are not whole numbers")
 
     iterations, gap, final_eps = 0, 0.0, 0.0
-    if n_tasks == 0 or n_units == 0:
+    forbidden: Tensor | None = None
+    fast = solver == "hungarian" and prep is None and k > 0
+    # SciPy takes the raw matrix when it can (it skips +inf pairs itself): no extra pass over it. It
+    # refuses NaN, -inf and +inf patterns without a full matching; the penalised path below handles those.
+    raw = solvers.hungarian(signed, strict=False) if fast else None
+    if raw is not None:
+        rows, cols = raw
+    elif k == 0:
         rows = cols = torch.empty(0, dtype=torch.int64, device=device)
-    elif method == "hungarian":
-        rows, cols = _hungarian(c)
-    elif method == "greedy":
-        rows, cols = _greedy(signed)
-        gap = float("inf")
     else:
-        transpose = n_tasks > n_units
-        work = (c.t() if transpose else c).contiguous()
-        n = work.shape[0]
-        out = auction(
-            work,
-            target_gap=None if eps is None else n * eps,
-            tol=tol,
-            atol=atol,
-            eps_final=eps,
-        )
-        bidders = torch.arange(n, device=device)
-        rows, cols = (out.obj_of, bidders) if transpose else (bidders, out.obj_of)
-        iterations, final_eps = out.rounds, out.eps
-        gap = max(0.0, out.total - out.lower_bound)
+        prep = _penalised(signed) if prep is None else prep
+        c, forbidden = prep.c, prep.forbidden
+        if solver == "hungarian":
+            rows, cols = solvers.hungarian(c)
+        elif solver == "lapjv":
+            rows, cols = solvers.lapjv(c, prep.cmax)
+        elif solver == "greedy":
+            rows, cols = _greedy(signed)
+            gap = float("inf")
+        else:
+            transpose = n_tasks > n_units
+            work = (c.t() if transpose else c).contiguous()
+            out = auction(
+                work,
+                target_gap=None if eps is None else k * eps,
+                tol=tol,
+                atol=tol * (prep.hi - prep.lo) if atol is None else atol,
+                eps_final=eps,
+                integral=is_int and prep.cmax * (k + 1) <= solvers.INTEGER_MAX_SCALED,
+            )
+            bidders = torch.arange(k, device=device)
+            rows, cols = (out.obj_of, bidders) if transpose else (bidders, out.obj_of)
+            iterations, final_eps = out.rounds, out.eps
+            gap = 0.0 if out.exact else max(0.0, out.total - out.lower_bound)
 
     if forbidden is not None and rows.numel():
         keep = ~forbidden[rows, cols]
         rows, cols = rows[keep], cols[keep]
-    order = torch.argsort(rows)
-    rows, cols = rows[order], cols[order]
-    total = float(orig[rows, cols].to(torch.float64).sum()) if rows.numel() else 0.0
+    if solver == "greedy" or (solver == "auction" and n_tasks > n_units):  # the others: rows ascending
+        order = torch.argsort(rows)
+        rows, cols = rows[order], cols[order]
+    total = _total(orig, rows, cols)
     return Assignment(
         rows=rows,
         cols=cols,
         total_cost=total,
-        method=method,
+        method=solver,
         iterations=iterations,
         gap_bound=gap,
         eps=final_eps,
         shape=(n_tasks, n_units),
+        requested=method,
+        integral=is_int,
     )
