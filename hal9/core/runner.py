@@ -333,6 +333,9 @@ def run(
                 # layers are contiguous index ranges: one contiguous reduction per layer (2–4× faster
                 # than torch.segment_reduce at 100k neurons, batch 1 and 16, on one or two threads)
                 sums = torch.stack([activity[:, sl].sum(1) for sl in layer_slices], 1)
-                torch.div(sums, sizes_t, out=layer_means[r])
+                if sums.requires_grad:  # out= cannot record a gradient
+                    layer_means[r] = sums / sizes_t
+                else:
+                    torch.div(sums, sizes_t, out=layer_means[r])
     times = (torch.arange(1, n_rec + 1, device=dev, dtype=torch.float64) * every) * params.dt
     return RunResult(state, recordings, layer_means, times, steps, every)

@@ -148,19 +148,18 @@ def integrate_and_fire(
     v = torch.rsub(state_v, params.v_rest).add_(drive).add_(params.bias).mul_(alpha).add_(state_v)
     spikes = torch.empty_like(v)
     torch.ge(v, threshold, out=spikes)
-    refractory = state_refractory - 1
     if params.refractory_steps > 0 or bool(state_refractory.any()):
         blocked = state_refractory.clamp(0.0, 1.0)  # refractory counts are whole numbers ≥ 0
+        refractory = state_refractory - blocked  # = max(r − 1, 0)
         spikes.addcmul_(spikes, blocked, value=-1.0)  # s − s·m = s·(1 − m): a clamped neuron does not spike
         reset = blocked.add_(spikes)  # clamped or just spiked: v ← v_reset (disjoint 0/1 masks)
-    else:
+        refractory.add_(spikes, alpha=params.refractory_steps)
+    else:  # no refractoriness and none pending: the (zero) counters stay as they are
+        refractory = state_refractory
         reset = spikes
     v.addcmul_(v, reset, value=-1.0)  # v − v·m: v where m = 0, exactly 0 where m = 1
     if params.v_reset != 0.0:
         v.add_(reset, alpha=params.v_reset)
-    refractory.clamp_min_(0.0)
-    if params.refractory_steps > 0:
-        refractory.add_(spikes, alpha=params.refractory_steps)
     return v, refractory, spikes
 
 
