@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 __all__ = ["add_organize_parser", "run_organize_command"]
 
@@ -13,6 +14,7 @@ __all__ = ["add_organize_parser", "run_organize_command"]
 def add_organize_parser(sub: Any) -> None:
     """Add ``organize`` to the CLI's subparsers (``--kernel`` choices from ``OrganizeConfig``)."""
     from hal9.experiments.options import kernel_names
+    from hal9.selforg.reference import Kernel
 
     org = sub.add_parser(
         "organize",
@@ -36,7 +38,15 @@ def add_organize_parser(sub: Any) -> None:
     org.add_argument("--device", default="cpu")
     org.add_argument("--seed", type=int, default=0)
     org.add_argument(
-        "--hal9-reference", action="store_true", help="run HAL9's reference benchmark work instead"
+        "--hal9-reference",
+        action="store_true",
+        help="run HAL9's reference benchmark work instead (every pair evaluated, and the exact sweep count)",
+    )
+    org.add_argument(
+        "--pairs-kernel",
+        choices=get_args(Kernel),
+        default="auto",
+        help="--hal9-reference all-pairs kernel (default auto: compiled from 100000 neurons on)",
     )
     org.add_argument("--outputs", type=Path, default=Path("outputs"), help="figure folder (default outputs/)")
     org.add_argument("--experiment", default="hal9-organize", help="MLflow experiment name")
@@ -52,7 +62,9 @@ def run_organize_command(args: argparse.Namespace) -> int:
 
     summary: Any
     if args.hal9_reference:
-        summary = run_reference(ReferenceConfig(neurons=args.neurons, device=args.device))
+        summary = run_reference(
+            ReferenceConfig(neurons=args.neurons, device=args.device, kernel=args.pairs_kernel)
+        )
     else:
         cfg = OrganizeConfig(
             neurons=args.neurons,
@@ -75,12 +87,21 @@ def run_organize_command(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     if summary.get("mode") == "hal9-reference":
-        t = summary["timings_s"]
+        t, sw = summary["timings_s"], summary["sweep"]
+        compiled = f", +{t['compile']:.3g} s compiling" if summary["kernel"] == "compiled" else ""
         print(
             f"HAL9 reference work, {summary['neurons']:,} neurons on {summary['device']}: "
             f"{summary['connections']:,} connections, layers {summary['layer_sizes']}, "
-            f"{t['total']:.4g} s total ({t['connections']:.4g} s pairs)"
+            f"{t['total']:.4g} s total ({t['connections']:.4g} s all pairs, "
+            f"{summary['kernel']} kernel{compiled})"
         )
+        print(
+            f"  exact O(N log N) sweep: {sw['connections']:,} connections in {sw['seconds']:.4g} s "
+            f"({'same count' if sw['agrees'] else 'DIFFERENT COUNT'})"
+        )
+        if not sw["agrees"]:
+            print("hal9 organize: the all-pairs and sweep counts differ (a defect)", file=sys.stderr)
+            return 1
         return 0
     print(
         f"{summary['neurons']:,} neurons, {summary['edges']:,} edges → {summary['n_layers']} emergent layers"

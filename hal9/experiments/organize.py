@@ -18,6 +18,7 @@ from hal9.core import check_device
 from hal9.experiments._tracking import MlflowRef, log_run
 from hal9.experiments.options import kernel_names
 from hal9.selforg.organizer import OrganizeConfig, SelfOrganizer
+from hal9.selforg.reference import Kernel
 
 __all__ = [
     "KERNELS",
@@ -26,6 +27,7 @@ __all__ = [
     "OrganizeSummary",
     "ReferenceConfig",
     "ReferenceSummary",
+    "SweepSummary",
     "fit_organizer",
     "run_organize",
     "run_reference",
@@ -46,6 +48,9 @@ class ReferenceConfig(BaseModel):
 
     neurons: int = Field(1000, ge=1, description="neurons n (all n(n−1)/2 pairs are evaluated)")
     device: str = "cpu"
+    #: The all-pairs kernel (:func:`hal9.selforg.reference.count_connected_pairs`): ``"auto"`` compiles
+    #: from 100 000 neurons on (CPU), ``"eager"`` never, ``"compiled"`` always (eager if compiling fails).
+    kernel: Kernel = "auto"
 
     @field_validator("device")
     @classmethod
@@ -53,30 +58,47 @@ class ReferenceConfig(BaseModel):
         return check_device(v)
 
 
+class SweepSummary(TypedDict):
+    """The exact ``O(N log N)`` count (``method="sweep"``) beside the all-pairs one."""
+
+    connections: int
+    seconds: float
+    #: Whether it equals the all-pairs count (both are exact: ``False`` is a defect).
+    agrees: bool
+
+
 class ReferenceSummary(TypedDict):
     """What :func:`run_reference` measured (times in seconds, memory in MiB)."""
 
     mode: str
     neurons: int
+    #: Connected pairs from the all-pairs loop (every pair evaluated: HAL9's work, really done).
     connections: int
     layer_sizes: list[int]
-    #: ``features``, ``connections``, ``layering`` and ``total`` wall-clock seconds.
+    #: ``features``, ``connections``, ``layering``, ``total`` (the three phases) and ``compile`` (the
+    #: compiled kernel's one-off compilation, outside ``total``) wall-clock seconds.
     timings_s: dict[str, float]
+    #: The all-pairs kernel that ran: ``"eager"`` or ``"compiled"``.
+    kernel: str
+    sweep: SweepSummary
     device: str
     peak_rss_mb: float
 
 
 def run_reference(cfg: ReferenceConfig) -> ReferenceSummary:
-    """HAL9's reference work (hashed features, pair rule, 5-bin layers) with every pair evaluated.
+    """HAL9's reference work (hashed features, pair rule, 5-bin layers) with every pair evaluated, and
+    the same pairs counted exactly in ``O(N log N)`` (``sweep``), both timed.
 
     Examples
     --------
-    >>> run_reference(ReferenceConfig(neurons=1000))["connections"]  # the count HAL9's README prints
-    489060
+    >>> out = run_reference(ReferenceConfig(neurons=1000))
+    >>> out["connections"], out["sweep"]["connections"]  # the count HAL9's README prints, twice
+    (489060, 489060)
     """
     from hal9.selforg.reference import hal9_reference_run
 
-    r = hal9_reference_run(cfg.neurons, device=cfg.device)
+    r = hal9_reference_run(cfg.neurons, device=cfg.device, kernel=cfg.kernel, sweep=True)
+    sweep_count, sweep_s = cast(int, r.sweep_connections), cast(float, r.sweep_s)  # set by sweep=True
     return {
         "mode": "hal9-reference",
         "neurons": r.n,
@@ -87,6 +109,13 @@ def run_reference(cfg: ReferenceConfig) -> ReferenceSummary:
             "connections": r.connections_s,
             "layering": r.layering_s,
             "total": r.total_s,
+            "compile": r.compile_s,
+        },
+        "kernel": r.kernel,
+        "sweep": {
+            "connections": sweep_count,
+            "seconds": sweep_s,
+            "agrees": sweep_count == r.connections,
         },
         "device": str(r.device),
         "peak_rss_mb": _peak_rss_mb(),

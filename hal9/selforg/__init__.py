@@ -25,7 +25,12 @@ from hal9.selforg.layering import LayeringResult, emergent_layers, modularity
 from hal9.selforg.nullmodel import NullComparison, degree_preserving_rewire, null_comparison, permute_features
 from hal9.selforg.organizer import OrganizeConfig, SelfOrganizer, StabilityResult
 from hal9.selforg.population import Population, primordial_population
-from hal9.selforg.reference import ReferenceResult, count_connections, hal9_reference_run
+from hal9.selforg.reference import (
+    ReferenceResult,
+    count_connected_pairs,
+    count_connections,
+    hal9_reference_run,
+)
 from hal9.selforg.reorganize import HealResult, adjusted_rand_index, remove_and_heal
 from hal9.selforg.substrate import SubstrateConversion, to_network
 
@@ -48,6 +53,7 @@ __all__ = [
     "SubstrateConversion",
     "adjusted_rand_index",
     "check_kernel_output",
+    "count_connected_pairs",
     "count_connections",
     "degree_preserving_rewire",
     "discover",

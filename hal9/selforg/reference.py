@@ -2,7 +2,8 @@
 
 The original HAL9 project published timings for "N neurons self-organize" (hash features, discover
 pairwise connections, bin into layers). This module recomputes exactly that work, with every pair
-``i < j`` really evaluated (``method="pairs"``), so that its published numbers can be checked.
+``i < j`` really evaluated (``method="pairs"``), so that its published numbers can be checked, and counts
+the same pairs exactly in ``O(N log N)`` (``method="sweep"``).
 
 * Features: neuron ``i`` has ``s_i = h(i, 1)`` and ``c_i = h(i, 2)`` with
   ``h(n, salt) = ((n·2654435761 + salt·0x9E3779B9) mod 2⁶⁴ mod 1000) / 1000`` (the integer part in exact
@@ -12,19 +13,37 @@ pairwise connections, bin into layers). This module recomputes exactly that work
 * Layers: HAL9's 5-bin rule on ``(s, c)`` (first match wins), empty bins dropped.
 
 All comparisons use float32 constants (``0.8`` means ``float32(0.8)``), as in HAL9's Rust ``f32`` code.
+
+Notes
+-----
+``method="sweep"`` (:func:`_sweep_count`; derivation and figures in docs/hal9_reference_counting.md).
+With ``E = 0.5|Δs| + k₃|Δc|`` in exact reals (``k₃ = float32(0.3)``) and ``ε = 2⁻²⁴``, the float32 rule's
+value ``r`` obeys ``|r − (1 − E)| ≤ ε(1+ε)(1 + 2.0001E) + ε|1 − E|``: ``E ≤ 0.5 − 3.01ε`` ⇒ connected,
+``E ≥ 0.5 + 2.6ε`` ⇒ not; ``δ = 2⁻²¹ = 8ε`` is used. After a 45° rotation ``u = 0.5s + k₃c``,
+``w = 0.5s − k₃c`` (float64, one rounding, then snapped to exact integers), ``E = max(|Δu|, |Δw|)``:
+pairs with ``max < 0.5 − δ`` are counted by sorting and an offline 2-D dominance count, pairs in the band
+``|E − 0.5| < δ`` (plus the snapping error) are enumerated and evaluated with the float32 rule. Identical
+points are grouped first. ``O(N log N + K)``, ``K`` = band pairs of distinct points: tiny for continuous
+features; on a grid with pairs exactly on the diamond (HAL9's thousandths) the band holds all of those,
+whose float32 outcome hinges on per-pair rounding, and grouping identical points keeps ``K`` small.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
 __all__ = [
     "ReferenceResult",
+    "count_connected_pairs",
     "count_connections",
     "hal9_hash",
     "hal9_reference_features",
@@ -35,8 +54,12 @@ __all__ = [
 _MUL = 2654435761
 _GOLDEN = 0x9E3779B9
 _TWO64_MOD_1000 = (1 << 64) % 1000  # = 616
-_TILE_ELEMENTS = {"cpu": 1 << 21, "cuda": 1 << 26}  # float32 elements in one (rows × columns) tile
-Method = Literal["pairs", "dedup"]
+_K3 = float(np.float32(0.3))  # the Rust f32 literal 0.3, exactly, as a float64
+_DELTA = 2.0**-21  # = 8·2⁻²⁴: outside |E − 0.5| < δ the float32 rule equals E < 0.5 (module notes)
+_COMPILED_ROWS = 256  # rows per block of the compiled kernels
+AUTO_COMPILE_N = 100_000  # kernel="auto" compiles from this many neurons on (compiling takes ~10–20 s)
+Method = Literal["pairs", "dedup", "sweep"]
+Kernel = Literal["auto", "eager", "compiled"]
 
 
 def _check_n(n: int) -> int:
@@ -123,41 +146,333 @@ def _connected(si: Tensor, ci: Tensor, sj: Tensor, cj: Tensor) -> Tensor:
     return v.gt(half)
 
 
-def _upper_pair_count(
-    s: Tensor, c: Tensor, weight: Tensor | None, block_size: int | None, progress: bool
-) -> int:
-    """``Σ_{i<j} w_i w_j [connected(i, j)]`` (``w ≡ 1`` when ``weight`` is ``None``), tiled over ``i < j``.
+def _rule_count(si: Tensor, ci: Tensor, sj: Tensor, cj: Tensor, k: Tensor, diagonal: bool) -> Tensor:
+    """Connected pairs of rows ``si, ci`` ``(R,)`` × columns ``sj, cj`` ``(M,)``, fused by ``torch.compile``.
 
-    Rows come in blocks of ``R`` (default 512 on CPU, 4096 on CUDA); each block meets the later columns in
-    chunks of ``C ≥ R``, so a tile holds at most ``R·C`` elements and no ``N×N`` tensor exists. Only the
-    first chunk of a block touches the diagonal square, where ``triu(1)`` keeps ``j > i``.
+    ``k`` ``(3,)`` float32 ``[0.5, 1, 0.3]``; ``diagonal``: columns start at the rows' first index, count
+    ``q > r`` only. The float32 operations and their order are :func:`_connected`'s; inductor compiles with
+    ``-ffp-contract=off`` (no FMA) and fuses the body into one loop, so no ``R × M`` temporary exists.
     """
-    n = int(s.shape[0])
-    budget = _TILE_ELEMENTS["cuda" if s.device.type == "cuda" else "cpu"]
-    rows = block_size if block_size is not None else min(n, 4096 if s.device.type == "cuda" else 512)
-    cols = max(rows, budget // rows)
+    a = torch.abs(si[:, None] - sj[None, :]) * k[0]
+    hit = ((k[1] - a) - torch.abs(ci[:, None] - cj[None, :]) * k[2]) > k[0]
+    if diagonal:
+        hit &= (
+            torch.arange(sj.shape[0], device=sj.device)[None, :]
+            > torch.arange(si.shape[0], device=sj.device)[:, None]
+        )
+    return hit.sum()
+
+
+def _pairs_compiled(s: Tensor, c: Tensor, progress: bool) -> tuple[int, float]:
+    """``Σ_{i<j} [connected(i, j)]``, per block of 256 rows: the diagonal square, then the later columns.
+
+    Two fused kernels (dynamic shapes, compiled once each). Returns the count and the seconds spent
+    compiling (warm-up calls before the count, including importing the compiler stack on first use).
+    Raises whatever ``torch.compile`` raises when no compiler works (the caller falls back to eager).
+    """
+    rows, n, dev = _COMPILED_ROWS, int(s.shape[0]), s.device
+    sp, cp = (
+        torch.zeros(n + rows, dtype=s.dtype, device=dev),
+        torch.zeros(n + rows, dtype=s.dtype, device=dev),
+    )
+    sp[:n], cp[:n] = s, c  # padded rows r ≥ n − r0 of the last block meet no column q > r
+    k = torch.tensor([0.5, 1.0, 0.3], dtype=torch.float32, device=dev)
+    t0 = time.perf_counter()
+    diag = torch.compile(functools.partial(_rule_count, diagonal=True), dynamic=True)
+    rect = torch.compile(functools.partial(_rule_count, diagonal=False), dynamic=True)
+    for fn in (diag, rect):  # warm-up on 256 × 768 zeros
+        fn(
+            sp[:0].new_zeros(rows),
+            sp[:0].new_zeros(rows),
+            sp[:0].new_zeros(3 * rows),
+            sp[:0].new_zeros(3 * rows),
+            k,
+        )
+    _sync(dev)
+    compile_s = time.perf_counter() - t0
+    starts = range(0, n - 1, rows)  # a block holding only the last neuron has no pair
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="hal9 reference pairs (compiled)", unit="block")
+    total = torch.zeros((), dtype=torch.int64, device=dev)
+    for r0 in starts:
+        si, ci, r1 = sp[r0 : r0 + rows], cp[r0 : r0 + rows], r0 + rows
+        if n - r1 >= 2:  # size-0/1 dimensions would be specialised (a recompilation)
+            total += diag(si, ci, si, ci, k) + rect(si, ci, sp[r1:n], cp[r1:n], k)
+        else:
+            total += diag(si, ci, sp[r0:n], cp[r0:n], k)
+    return int(total.item()), compile_s
+
+
+def _pairs_eager(s: Tensor, c: Tensor, block_size: int | None, progress: bool) -> int:
+    """``Σ_{i<j} [connected(i, j)]`` over ``R × C`` tiles written into two preallocated buffers.
+
+    ``R`` = ``block_size`` (default 64 on CPU, 4096 on CUDA), ``C = max(R, budget // R)``, budget 2¹⁸
+    elements on CPU (1 MiB buffers stay in cache), 2²⁶ on CUDA. ``a ← |s_i − s_j|·(−0.5) + 1`` is
+    ``fl(1 − fl(0.5a))`` exactly (negation is exact), ``b ← |c_i − c_j|·0.3``, then ``a − b > 0.5``.
+    """
+    n, dev = int(s.shape[0]), s.device
+    cuda = dev.type == "cuda"
+    rows = block_size if block_size is not None else min(n, 4096 if cuda else 64)
+    cols = max(rows, (1 << (26 if cuda else 18)) // rows)
+    f32 = s.dtype
+    half, one, k3, mhalf = (torch.tensor(x, dtype=f32, device=dev) for x in (0.5, 1.0, 0.3, -0.5))
+    size = rows * min(cols, n)
+    abuf, bbuf = torch.empty(size, dtype=f32, device=dev), torch.empty(size, dtype=f32, device=dev)
+    mbuf = torch.empty(size, dtype=torch.bool, device=dev)
     starts = range(0, n, rows)
     if progress:
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="hal9 reference pairs", unit="block")
-    total = torch.zeros((), dtype=torch.int64, device=s.device)
+    total = torch.zeros((), dtype=torch.int64, device=dev)
     for r0 in starts:
         r1 = min(r0 + rows, n)
         si, ci = s[r0:r1, None], c[r0:r1, None]
-        wi = None if weight is None else weight[r0:r1]
         for c0 in range(r0, n, cols):
             c1 = min(c0 + cols, n)
-            m = _connected(si, ci, s[None, c0:c1], c[None, c0:c1])
+            shape = (r1 - r0, c1 - c0)
+            numel = shape[0] * shape[1]
+            a, b = abuf[:numel].view(shape), bbuf[:numel].view(shape)
+            m = mbuf[:numel].view(shape)
+            torch.sub(si, s[None, c0:c1], out=a).abs_().mul_(mhalf).add_(one)
+            torch.sub(ci, c[None, c0:c1], out=b).abs_().mul_(k3)
+            torch.gt(a.sub_(b), half, out=m)
             if c0 == r0:  # the diagonal square: keep j > i only
-                k = r1 - r0
-                m[:, :k] = torch.triu(m[:, :k], diagonal=1)
-            if weight is None or wi is None:
-                total += m.sum()
-            else:
-                per_row = torch.where(m, weight[None, c0:c1], 0).sum(dim=1)
-                total += (per_row * wi).sum()
+                m.triu_(1)
+            total += m.sum()
     return int(total.item())
+
+
+def _weighted_pairs(s: Tensor, c: Tensor, weight: Tensor) -> int:
+    """``Σ_{i<j} w_i w_j [connected(i, j)]`` for the few distinct points of ``method="dedup"``."""
+    n = int(s.shape[0])
+    rows = min(n, 512)
+    total = torch.zeros((), dtype=torch.int64, device=s.device)
+    for r0 in range(0, n, rows):
+        r1 = min(r0 + rows, n)
+        m = _connected(s[r0:r1, None], c[r0:r1, None], s[None, r0:], c[None, r0:])
+        m[:, : r1 - r0] = torch.triu(m[:, : r1 - r0], diagonal=1)
+        total += (torch.where(m, weight[None, r0:], 0).sum(dim=1) * weight[r0:r1]).sum()
+    return int(total.item())
+
+
+def _dominance_sum(rank: np.ndarray, weight: np.ndarray, k: np.ndarray, x: np.ndarray, qw: np.ndarray) -> int:
+    """``Σ_q qw_q · Σ_{j < k_q} weight_j · [rank_j < x_q]``: offline 2-D dominance on a wavelet tree.
+
+    ``rank`` ``(U,)`` a permutation of ``0 … U−1`` in sequence order, ``weight`` ``(U,)`` int64; queries
+    ``k, x, qw`` ``(Q,)``: prefix length and rank bound in ``[0, U]``, query weight. Levels go from the top
+    rank bit ``h`` down; at each, the sequence is stably ordered by the rank bits above ``h``, so (ranks
+    being a permutation) the node of ranks ``[p·2^{h+1}, (p+1)·2^{h+1})`` sits at exactly those positions
+    with ``min(2^h, U − p·2^{h+1})`` zeros at bit ``h``. A query keeps ``k`` = its prefix's elements in its
+    node; where ``x`` has bit ``h`` set the node's zero half within the prefix is ``< x`` and is added.
+    ``O((U + Q) log U)`` time, ``O(U + Q)`` memory, numpy-vectorised (no per-element Python loop).
+    """
+    u = int(rank.shape[0])
+    i32 = np.int32  # positions and ranks < 2³¹; weights and sums in int64
+    live = k > 0
+    order = np.argsort(x[live], kind="stable")  # linear on the few sorted runs callers pass
+    k, x, qw = k[live][order].astype(i32), x[live][order].astype(i32), qw[live][order].astype(np.int64)
+    unit = bool((weight == 1).all())
+    arr, w = rank.astype(i32), (None if unit else weight.astype(np.int64))
+    idx = np.arange(u, dtype=i32)
+    z = np.zeros(u + 1, dtype=i32)
+    zw = z if w is None else np.zeros(u + 1, dtype=np.int64)
+    total = 0
+    for h in range(max(1, u.bit_length()) - 1, -1, -1):
+        zero = (arr & i32(1 << h)) == 0
+        np.cumsum(zero, out=z[1:])
+        if w is not None:
+            np.cumsum(np.where(zero, w, 0), out=zw[1:])
+        start = (x >> (h + 1)) << (h + 1)  # the query's node; the full nodes before it hold start/2 zeros
+        pos = start + k
+        one = (x & i32(1 << h)) != 0
+        total += int(np.dot(qw[one], (zw[pos[one]] - zw[start[one]]).astype(np.int64)))
+        zeros = z[pos] - (start >> 1)
+        k = np.where(one, k - zeros, zeros)
+        if h % 4 == 0:  # drop the queries whose prefix has left their node
+            live = k > 0
+            k, x, qw = k[live], x[live], qw[live]
+        node = (arr >> (h + 1)) << (h + 1)
+        before = z[:-1] - (node >> 1)  # zeros before each element within its node
+        new = np.where(zero, node + before, node + np.minimum(i32(1 << h), u - node) + idx - node - before)
+        arr[new] = arr.copy()
+        if w is not None:
+            w[new] = w.copy()
+    return total
+
+
+def _windows(lo: np.ndarray, hi: np.ndarray, chunk: int = 1 << 22) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """All ``(i, j)`` with ``lo_i ≤ j < hi_i``, in chunks of about ``chunk`` pairs (``O(chunk)`` memory)."""
+    length = np.maximum(hi - lo, 0)
+    ends = np.cumsum(length)
+    a = 0
+    while a < len(length):
+        b = max(a + 1, int(np.searchsorted(ends, (ends[a - 1] if a else 0) + chunk, side="right")))
+        n_pairs = int(length[a:b].sum())
+        if n_pairs:
+            i = np.repeat(np.arange(a, b), length[a:b])
+            first = np.cumsum(length[a:b]) - length[a:b]
+            j = np.arange(n_pairs) - np.repeat(first - lo[a:b], length[a:b])
+            yield i, j
+        a = b
+
+
+def _sweep_count(s: Tensor, c: Tensor) -> int:
+    """Exact ``Σ_{i<j} [connected(i, j)]`` (the float32 rule) in ``O(N log N + K)``; see the module notes.
+
+    ``s, c`` ``(N,)`` finite float32 (any device; the count runs on the CPU in numpy).
+    """
+    s32 = s.detach().to("cpu").numpy().astype(np.float32, copy=False)
+    c32 = c.detach().to("cpu").numpy().astype(np.float32, copy=False)
+    # 1. identical points grouped (weights m): their pairs are the same float32 computation.
+    key = (s32.view(np.uint32).astype(np.uint64) << np.uint64(32)) | c32.view(np.uint32).astype(np.uint64)
+    keys, counts = np.unique(key, return_counts=True)
+    m = counts.astype(np.int64)
+    su = (keys >> np.uint64(32)).astype(np.uint32).view(np.float32)
+    cu = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
+    st, ct = torch.from_numpy(su), torch.from_numpy(cu)
+    same = _connected(st, ct, st, ct).numpy()  # the rule at Δ = 0, evaluated rather than assumed
+    within = int((m * (m - 1) // 2)[same].sum())
+    # 2. rotated frame u = 0.5s + k3·c, w = 0.5s − k3·c (float64: 0.5s and k3·c exact, the sum rounded
+    #    once), snapped to integers U = ⌊u·2^K⌋ so every later comparison is exact and symmetric.
+    s64, c64 = su.astype(np.float64), cu.astype(np.float64)
+    u, w = 0.5 * s64 + _K3 * c64, 0.5 * s64 - _K3 * c64
+    big = max(float(np.abs(u).max()), float(np.abs(w).max()), 1.0)
+    kexp = 50 - math.frexp(big)[1]  # |u|·2^K < 2^50: exact in float64 and int64
+    ui = np.floor(np.ldexp(u, kexp)).astype(np.int64)
+    wi = np.floor(np.ldexp(w, kexp)).astype(np.int64)
+    err = 2.0 * (2.0**-kexp + 2.0**-52 * big)  # |snapped Δ − exact Δ| per coordinate
+    t_in = math.floor(math.ldexp(0.5 - _DELTA - err, kexp))  # max(|ΔU|,|ΔW|) < t_in ⇒ E < 0.5 − δ ⇒ connected
+    t_out = math.ceil(math.ldexp(0.5 + _DELTA + err, kexp))  # max ≥ t_out ⇒ E ≥ 0.5 + δ ⇒ not connected
+    # 3. pairs of distinct points with max(|ΔU|, |ΔW|) < t_in: (|ΔU| < t) minus (|ΔU| < t, |ΔW| ≥ t).
+    ou = np.argsort(ui, kind="stable")
+    us, wu, mu = ui[ou], wi[ou], m[ou]
+    cw = np.concatenate([[0], np.cumsum(mu)])
+    wsort = np.argsort(wu)
+    wa = wu[wsort]  # W ascending
+    inner = 0
+    if t_in > 0:
+        lo_u = np.searchsorted(us, us - t_in, side="right")  # #{j : U_j ≤ U_i − t}
+        hi_u = np.searchsorted(us, us + t_in, side="left")  # #{j : U_j < U_i + t}
+        n_u = (int(np.dot(mu, cw[hi_u] - cw[lo_u])) - int(np.dot(mu, mu))) // 2
+        # D = Σ_i m_i Σ_j m_j [W_j ≥ W_i + t, |U_j − U_i| < t]; only j with W_j ≥ min W + t can count, only
+        # i with W_i + t ≤ max W can have such j. pts is U-ascending, so a point's U-rank is its index in pts.
+        in_pts = wu >= wa[0] + t_in
+        pts, qs = np.flatnonzero(in_pts), np.flatnonzero(wu + t_in <= wa[-1])
+        rank = np.cumsum(in_pts) - 1  # U-rank within pts
+        seq = rank[wsort[in_pts[wsort]]][::-1]  # the sequence: W descending, values = U-ranks
+        wpa = wu[pts][seq][::-1]  # W ascending over pts
+        kq = len(pts) - np.searchsorted(wpa, wu[qs] + t_in, side="left")  # #{j : W_j ≥ W_i + t}
+        x_hi = np.searchsorted(us[pts], us[qs] + t_in, side="left")  # U-rank bound: U_j < U_i + t
+        x_lo = np.searchsorted(us[pts], us[qs] - t_in, side="right")  # U_j ≤ U_i − t
+        queries = (np.concatenate([kq, kq]), np.concatenate([x_hi, x_lo]), np.concatenate([mu[qs], -mu[qs]]))
+        inner = n_u - _dominance_sum(seq, mu[pts][seq], *queries)
+    # 4. the band t_in ≤ max(|ΔU|, |ΔW|) < t_out: every pair evaluated with the float32 rule.
+    band = 0
+    so, co = su[ou], cu[ou]
+    first = np.maximum(np.searchsorted(us, us + t_in), np.arange(1, len(us) + 1))  # j > i when t_in ≤ 0
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = [
+        (first, np.searchsorted(us, us + t_out), None)
+    ]
+    if t_in > 0:  # else |ΔU| < t_in is empty (huge features: the whole diamond is band)
+        parts.append((np.searchsorted(wa, wa + t_in), np.searchsorted(wa, wa + t_out), wsort))
+    for lo, hi, perm in parts:
+        for i, j in _windows(lo, hi):
+            if perm is None:  # ΔU ∈ [t_in, t_out): keep |ΔW| < t_out
+                keep = np.abs(wu[j] - wu[i]) < t_out
+            else:  # ΔW ∈ [t_in, t_out): keep |ΔU| < t_in
+                i, j = perm[i], perm[j]
+                keep = np.abs(us[j] - us[i]) < t_in
+            i, j = i[keep], j[keep]
+            pair = (torch.from_numpy(x[ij]) for ij in (i, j) for x in (so, co))
+            hit = _connected(*pair).numpy()
+            band += int(np.dot(mu[i][hit], mu[j][hit]))
+    return within + inner + band
+
+
+def _check_options(block_size: int | None, method: str, kernel: str) -> None:
+    if block_size is not None and (isinstance(block_size, bool) or block_size < 1):
+        raise ValueError(f"block_size must be ≥ 1 or None, got {block_size!r}")
+    if method not in ("pairs", "dedup", "sweep"):
+        raise ValueError(f"method must be 'pairs', 'dedup' or 'sweep', got {method!r}")
+    if kernel not in ("auto", "eager", "compiled"):
+        raise ValueError(f"kernel must be 'auto', 'eager' or 'compiled', got {kernel!r}")
+
+
+def _count(
+    s: Tensor, c: Tensor, *, block_size: int | None, progress: bool, method: str, kernel: str
+) -> tuple[int, str, float]:
+    """The count, the kernel that ran (``"eager"``/``"compiled"``; ``""`` off ``"pairs"``), compile s."""
+    if method == "sweep":
+        return _sweep_count(s, c), "", 0.0
+    if method == "dedup":
+        # Group bit-identical (s, c); the rule is still evaluated on every pair of distinct values.
+        key = (s.view(torch.int32).to(torch.int64) << 32) | (c.view(torch.int32).to(torch.int64) & 0xFFFFFFFF)
+        uniq, counts = torch.unique(key, return_counts=True)
+        su = (uniq >> 32).to(torch.int32).view(torch.float32)
+        cu = (uniq & 0xFFFFFFFF).to(torch.int32).view(torch.float32)
+        same = _connected(su, cu, su, cu)  # the rule at Δ = 0, evaluated rather than assumed
+        within = int((torch.where(same, counts * (counts - 1) // 2, 0)).sum().item())
+        return within + _weighted_pairs(su, cu, counts), "", 0.0
+    if kernel == "compiled" or (kernel == "auto" and s.shape[0] >= AUTO_COMPILE_N and s.device.type == "cpu"):
+        try:
+            count, compile_s = _pairs_compiled(s, c, progress)
+            return count, "compiled", compile_s
+        except Exception:  # no working compiler (inductor needs a C++ toolchain): the eager loop instead
+            if kernel == "compiled":
+                import warnings
+
+                warnings.warn("torch.compile failed; counting with the eager kernel", RuntimeWarning, 2)
+    return _pairs_eager(s, c, block_size, progress), "eager", 0.0
+
+
+def count_connected_pairs(
+    s: Tensor,
+    c: Tensor,
+    *,
+    method: Method = "pairs",
+    kernel: Kernel = "auto",
+    block_size: int | None = None,
+    progress: bool = False,
+) -> int:
+    """Exact number of pairs ``i < j`` that HAL9's float32 rule connects, for any finite features.
+
+    Parameters
+    ----------
+    s, c : Tensor
+        ``(N,)`` float32, finite (HAL9's speed and complexity features; any values).
+    method : {"pairs", "dedup", "sweep"}, default "pairs"
+        ``"pairs"``: the rule evaluated on every one of the ``N(N−1)/2`` pairs (HAL9's loop, really run).
+        ``"dedup"``: on every pair of distinct ``(s, c)`` values, weighted by multiplicities.
+        ``"sweep"``: ``O(N log N + K)`` exact count (module notes), on the CPU.
+    kernel : {"auto", "eager", "compiled"}, default "auto"
+        ``"pairs"`` only. ``"compiled"``: ``torch.compile``-fused kernels over blocks of 256 rows (no
+        tile-sized temporaries; falls back to eager, with a warning, when compiling fails). ``"eager"``:
+        in-place torch operations on cache-sized tiles. ``"auto"``: compiled on the CPU from
+        :data:`AUTO_COMPILE_N` neurons on, where the one-off compile (~10–20 s) pays for itself.
+    block_size : int, optional
+        Rows per eager tile (default 64 on CPU, 4096 on CUDA).
+    progress : bool, default False
+        Show a tqdm bar over row blocks (``"pairs"``).
+
+    Notes
+    -----
+    ``"pairs"``: ``O(N²)`` time, ``O(N + tile)`` memory. ``"dedup"``: ``O(N log N + U²)`` for ``U`` distinct
+    points. ``"sweep"``: ``O(N log N + K)``, ``K`` = band pairs of distinct points (module notes).
+    """
+    _check_options(block_size, method, kernel)
+    for name, x in (("s", s), ("c", c)):
+        if not isinstance(x, Tensor) or x.ndim != 1 or x.dtype != torch.float32:
+            raise ValueError(f"{name} must be a 1-D float32 tensor, got {getattr(x, 'dtype', type(x))}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} must be finite")
+    if s.shape != c.shape or s.device != c.device:
+        raise ValueError(f"s and c must have one shape and device, got {tuple(s.shape)} and {tuple(c.shape)}")
+    if s.shape[0] < 2:
+        return 0
+    return _count(s, c, block_size=block_size, progress=progress, method=method, kernel=kernel)[0]
 
 
 def count_connections(
@@ -167,57 +482,19 @@ def count_connections(
     block_size: int | None = None,
     progress: bool = False,
     method: Method = "pairs",
+    kernel: Kernel = "auto",
 ) -> int:
-    """Exact number of connected HAL9 pairs ``i < j`` among neurons ``0 … n−1``.
+    """Exact number of connected HAL9 pairs ``i < j`` among neurons ``0 … n−1`` (``n ≥ 1``).
 
-    Parameters
-    ----------
-    n : int
-        Number of neurons, ``≥ 1``.
-    device : torch.device or str, optional
-        Where the computation runs (default CPU; CUDA works the same).
-    block_size : int, optional
-        Rows per tile (default 512 on CPU, 4096 on CUDA); a tile has ``max(R, budget // R)`` columns with a
-        budget of 2²¹ float32 elements on CPU, 2²⁶ on CUDA.
-    progress : bool, default False
-        Show a tqdm bar over row blocks.
-    method : {"pairs", "dedup"}, default "pairs"
-        ``"pairs"`` evaluates the rule on every one of the ``n(n−1)/2`` pairs — HAL9's discovery loop,
-        really executed. ``"dedup"`` groups neurons with bit-identical ``(s, c)`` and counts
-        ``Σ_P C(m_P, 2)·[conn(P, P)] + Σ_{P<Q} m_P m_Q [conn(P, Q)]`` over the ``U`` distinct feature pairs;
-        the rule is still evaluated in float32 on the exact values, so the count is identical.
-
-    Returns
-    -------
-    int
-        The number of connected pairs.
-
-    Notes
-    -----
-    ``"pairs"``: ``O(n²)`` time, ``O(n + R·C)`` memory (one tile). ``"dedup"``: ``O(n log n + U²)`` time with
-    ``U ≤ min(n, 10⁶)``; for HAL9's hash ``U ≤ 1000`` while ``i·2654435761 + 2·0x9E3779B9 < 2⁶⁴``
-    (``i < 6.9·10⁹``), because then ``h(i, ·)`` depends only on ``i mod 1000``.
+    Features on ``device`` (default CPU; ``"sweep"`` counts on the CPU); ``block_size``, ``progress``,
+    ``method``, ``kernel`` as in :func:`count_connected_pairs`. For HAL9's hash ``"dedup"`` sees ``U ≤ 1000``
+    distinct points while ``i·2654435761 + 2·0x9E3779B9 < 2⁶⁴`` (``i < 6.9·10⁹``), because then ``h(i, ·)``
+    depends only on ``i mod 1000``; ``"sweep"`` does not rely on that bound (it groups whatever repeats).
     """
     _check_n(n)
-    if block_size is not None and (isinstance(block_size, bool) or block_size < 1):
-        raise ValueError(f"block_size must be ≥ 1 or None, got {block_size!r}")
-    if method not in ("pairs", "dedup"):
-        raise ValueError(f"method must be 'pairs' or 'dedup', got {method!r}")
+    _check_options(block_size, method, kernel)
     s, c = hal9_reference_features(n, device=device)
-    return _count_from_features(s, c, block_size=block_size, progress=progress, method=method)
-
-
-def _count_from_features(s: Tensor, c: Tensor, *, block_size: int | None, progress: bool, method: str) -> int:
-    if method == "pairs":
-        return _upper_pair_count(s, c, None, block_size, progress)
-    # Group bit-identical (s, c): both are non-negative float32, so their bit patterns fit in 31 bits.
-    key = (s.view(torch.int32).to(torch.int64) << 31) | c.view(torch.int32).to(torch.int64)
-    uniq, counts = torch.unique(key, return_counts=True)
-    su = (uniq >> 31).to(torch.int32).view(torch.float32)
-    cu = (uniq & ((1 << 31) - 1)).to(torch.int32).view(torch.float32)
-    same = _connected(su, cu, su, cu)  # the rule at Δ = 0, evaluated rather than assumed
-    within = int((torch.where(same, counts * (counts - 1) // 2, 0)).sum().item())
-    return within + _upper_pair_count(su, cu, counts, block_size, progress)
+    return count_connected_pairs(s, c, method=method, kernel=kernel, block_size=block_size, progress=progress)
 
 
 def hal9_reference_layers(s: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
@@ -266,18 +543,20 @@ class ReferenceResult:
 
     Attributes
     ----------
-    n : int
-        Neurons.
-    connections : int
-        Connected pairs ``i < j``.
+    n, connections : int
+        Neurons; connected pairs ``i < j`` counted by ``method``.
     layer_sizes : tuple of int
         Neurons per non-empty layer.
     features_s, connections_s, layering_s, total_s : float
-        Wall-clock seconds of each phase and of the whole run (CUDA synchronised at every boundary).
-    device : str
-        Device the run used.
-    method : str
-        ``"pairs"`` (every pair evaluated) or ``"dedup"``.
+        Wall-clock seconds of each phase and of the whole run (CUDA synchronised at every boundary);
+        ``connections_s`` and ``total_s`` exclude ``compile_s``.
+    device, method, kernel : str
+        Device; ``"pairs"`` (every pair evaluated), ``"dedup"`` or ``"sweep"``; the ``"pairs"`` kernel that
+        ran, ``"eager"`` or ``"compiled"`` (``""`` for other methods).
+    compile_s : float
+        Seconds spent compiling the fused kernel (warm-up before the count; 0 when eager).
+    sweep_connections, sweep_s : int or None, float or None
+        With ``sweep=True``: the exact ``O(N log N)`` count and its wall-clock seconds (not in ``total_s``).
     """
 
     n: int
@@ -289,6 +568,10 @@ class ReferenceResult:
     total_s: float
     device: str
     method: str = "pairs"
+    kernel: str = ""
+    compile_s: float = 0.0
+    sweep_connections: int | None = None
+    sweep_s: float | None = None
 
 
 def hal9_reference_run(
@@ -297,44 +580,35 @@ def hal9_reference_run(
     device: torch.device | str | None = None,
     block_size: int | None = None,
     method: Method = "pairs",
+    kernel: Kernel = "auto",
+    sweep: bool = False,
 ) -> ReferenceResult:
     """Time HAL9's whole "self-organisation" at size ``n``: features, pair discovery, layering.
 
-    Parameters
-    ----------
-    n : int
-        Neurons, ``≥ 1``.
-    device : torch.device or str, optional
-        Default CPU.
-    block_size : int, optional
-        Rows per tile of the pair count (see :func:`count_connections`).
-    method : {"pairs", "dedup"}, default "pairs"
-        ``"pairs"`` really evaluates all ``n(n−1)/2`` pairs.
-
-    Returns
-    -------
-    ReferenceResult
-
-    Notes
-    -----
-    ``O(n²)`` time for ``"pairs"``; memory ``O(n)`` plus one tile.
+    ``n`` neurons (``≥ 1``) on ``device`` (default CPU); ``block_size``, ``method``, ``kernel`` as in
+    :func:`count_connected_pairs` (``"pairs"`` really evaluates all ``n(n−1)/2`` pairs, ``O(n²)`` time,
+    ``O(n)`` memory plus one tile). ``sweep=True`` also counts with ``method="sweep"``, timed apart.
     """
     _check_n(n)
-    if method not in ("pairs", "dedup"):
-        raise ValueError(f"method must be 'pairs' or 'dedup', got {method!r}")
+    _check_options(block_size, method, kernel)
     dev = torch.device(device or "cpu")
     _sync(dev)
     t0 = time.perf_counter()
     s, c = hal9_reference_features(n, device=dev)
     _sync(dev)
     t1 = time.perf_counter()
-    conns = _count_from_features(s, c, block_size=block_size, progress=False, method=method)  # .item() syncs
+    conns, used, compile_s = _count(s, c, block_size=block_size, progress=False, method=method, kernel=kernel)
     _sync(dev)
-    t2 = time.perf_counter()
+    t2 = time.perf_counter() - compile_s
     _, sizes = hal9_reference_layers(s, c)
     layer_sizes = tuple(int(x) for x in sizes.tolist())
     _sync(dev)
-    t3 = time.perf_counter()
+    t3 = time.perf_counter() - compile_s
+    sweep_count, sweep_s = None, None
+    if sweep and method != "sweep":
+        t4 = time.perf_counter()
+        sweep_count = _sweep_count(s, c)
+        sweep_s = time.perf_counter() - t4
     return ReferenceResult(
         n=n,
         connections=conns,
@@ -345,4 +619,8 @@ def hal9_reference_run(
         total_s=t3 - t0,
         device=str(dev),
         method=method,
+        kernel=used,
+        compile_s=compile_s,
+        sweep_connections=sweep_count,
+        sweep_s=sweep_s,
     )

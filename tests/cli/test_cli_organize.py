@@ -35,6 +35,18 @@ def test_hal9_reference_count(tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     assert out["connections"] == 489_060  # the count HAL9's README prints for 1000 neurons
     assert out["timings_s"]["total"] > 0
+    assert out["sweep"]["connections"] == 489_060 and out["sweep"]["agrees"] is True
+    assert out["kernel"] == "eager"
+
+
+def test_hal9_reference_text_reports_both_counts(tmp_path: Path) -> None:
+    proc = _run(["--hal9-reference", "--neurons", "2000", "--pairs-kernel", "eager"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "1,957,240 connections" in lines[0] and "eager kernel" in lines[0]  # HAL9's README count at 2000
+    assert "sweep: 1,957,240 connections" in lines[1] and "same count" in lines[1]
+    bad = _run(["--hal9-reference", "--pairs-kernel", "jit"], tmp_path)
+    assert bad.returncode == 2 and "--pairs-kernel" in bad.stderr
 
 
 def test_bad_input(tmp_path: Path) -> None:

@@ -15,7 +15,10 @@ from hal9.experiments.organize import (
 )
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [({"neurons": 0}, "neurons"), ({"device": "tpu"}, "device")])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"neurons": 0}, "neurons"), ({"device": "tpu"}, "device"), ({"kernel": "jit"}, "kernel")],
+)
 def test_reference_config_errors_name_the_field(kwargs: dict, field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         ReferenceConfig(**kwargs)
@@ -25,6 +28,19 @@ def test_reference_count_is_hal9s() -> None:
     out = run_reference(ReferenceConfig(neurons=1000))
     assert out["connections"] == 489_060  # the count HAL9's README prints for 1000 neurons
     assert out["neurons"] == 1000 and out["timings_s"]["total"] > 0
+    # the exact sweep, reported beside the all-pairs loop, gives the same count
+    assert out["sweep"] == {"connections": 489_060, "seconds": out["sweep"]["seconds"], "agrees": True}
+    assert out["sweep"]["seconds"] > 0
+    assert out["kernel"] == "eager" and out["timings_s"]["compile"] == 0.0  # auto: eager below 100k
+
+
+def test_reference_reports_a_disagreement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``agrees`` is computed, not assumed: a sweep that miscounts is reported as disagreeing."""
+    import hal9.selforg.reference as ref_mod
+
+    monkeypatch.setattr(ref_mod, "_sweep_count", lambda s, c: 7)
+    out = run_reference(ReferenceConfig(neurons=300))
+    assert out["sweep"]["connections"] == 7 and out["sweep"]["agrees"] is False
 
 
 def test_fit_is_seeded_and_summary_is_measured() -> None:

@@ -7,9 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hal9.selforg.reference import (
     ReferenceResult,
+    _dominance_sum,
+    count_connected_pairs,
     count_connections,
     hal9_hash,
     hal9_reference_features,
@@ -198,6 +202,7 @@ def test_cuda_matches_cpu() -> None:
     assert count_connections(n, device="cuda") == ref
     assert count_connections(n, device="cuda", method="dedup") == ref
     assert count_connections(n, device="cuda", block_size=100) == ref
+    assert count_connections(n, device="cuda", method="sweep") == ref  # counted on the CPU
     s, c = hal9_reference_features(n, device="cuda")
     s0, c0 = hal9_reference_features(n)
     assert torch.equal(s.cpu(), s0) and torch.equal(c.cpu(), c0)
@@ -206,3 +211,166 @@ def test_cuda_matches_cpu() -> None:
     assert torch.equal(lab.cpu(), lab0) and torch.equal(sizes.cpu(), sizes0)
     r = hal9_reference_run(n, device="cuda")
     assert r.connections == ref and r.device.startswith("cuda")
+
+
+# --- arbitrary features: the exact sweep and the fused all-pairs kernel ------------------------------------
+
+
+def numpy_count_features(s: np.ndarray, c: np.ndarray) -> int:
+    """Brute force for any float32 features: the full N×N float32 matrix, HAL9's order of operations."""
+    s, c = s.astype(np.float32), c.astype(np.float32)
+    v = (np.float32(1.0) - np.float32(0.5) * np.abs(s[:, None] - s[None, :])) - np.float32(0.3) * np.abs(
+        c[:, None] - c[None, :]
+    )
+    return int(np.triu(v > np.float32(0.5), k=1).sum())
+
+
+def _features(seed: int, n: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Random features: continuous, on a decimal grid (many pairs exactly on the diamond), nudged by a few
+    ulps off that grid, with repeats, spread over a wide signed range, or mixed with ±1e30 and 3e38."""
+    rng = np.random.default_rng(seed)
+    if kind == "uniform":
+        s, c = rng.random(n, dtype=np.float32), rng.random(n, dtype=np.float32)
+    elif kind in ("grid", "nudged"):
+        q = int(rng.choice([10, 20, 50, 1000]))
+        s = (rng.integers(0, q, n) / q).astype(np.float32)
+        c = (rng.integers(0, q, n) / q).astype(np.float32)
+        if kind == "nudged":
+            for x in (s, c):
+                steps = rng.integers(-3, 4, n)
+                for _ in range(3):
+                    x[:] = np.where(steps > 0, np.nextafter(x, np.float32(2)), x)
+                    x[:] = np.where(steps < 0, np.nextafter(x, np.float32(-2)), x)
+                    steps = steps - np.sign(steps)
+    elif kind == "repeats":
+        base_s, base_c = rng.random(7, dtype=np.float32), rng.random(7, dtype=np.float32)
+        pick = rng.integers(0, 7, n)
+        s, c = base_s[pick], base_c[pick]
+    elif kind == "huge":  # ±1e30 next to ordinary values: the snapped frame is coarse, the band is large
+        base = np.array([-1e30, 0.0, 1e30, 3e38], dtype=np.float32)
+        s = (base[rng.integers(0, 3, n)] + rng.random(n)).astype(np.float32)
+        c = (base[rng.integers(0, 4, n)] * (rng.random(n) < 0.2) + rng.random(n)).astype(np.float32)
+    else:  # wide
+        s = (rng.standard_normal(n) * 3).astype(np.float32)
+        c = (rng.standard_normal(n) * 3).astype(np.float32)
+    return s, c
+
+
+KINDS = ["uniform", "grid", "nudged", "repeats", "wide", "huge"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(2, 260), kind=st.sampled_from(KINDS))
+def test_sweep_and_pairs_match_brute_force_on_any_features(seed: int, n: int, kind: str) -> None:
+    s, c = _features(seed, n, kind)
+    ref = numpy_count_features(s, c)
+    st_, ct = torch.from_numpy(s), torch.from_numpy(c)
+    assert count_connected_pairs(st_, ct, method="sweep") == ref
+    assert count_connected_pairs(st_, ct, method="pairs", kernel="eager", block_size=int(n % 37) + 1) == ref
+    assert count_connected_pairs(st_, ct, method="dedup") == ref
+
+
+def test_sweep_on_hand_built_boundary_pairs() -> None:
+    """Pairs exactly on the decimal diamond 0.5|Δs| + 0.3|Δc| = 0.5, one ulp inside and outside, ties."""
+    f = np.float32
+    lo, hi = np.nextafter(f(0.4), f(0)), np.nextafter(f(0.4), f(1))  # one float32 step either side of 0.4
+    c_lo, c_hi = np.nextafter(f(1.0), f(0)), np.nextafter(f(1.0), f(2))
+    # (0, 0) against (0.4, 1), (1, 0), (0, 5/3): exactly on the decimal diamond; then the same one step
+    # off in s or c; (0.1, 0) three times: ties at Δ = 0.
+    pts = [(0, 0), (0.4, 1), (1, 0), (0, 5 / 3), (0.7, 0.5), (lo, 1), (hi, 1), (0.4, c_lo), (0.4, c_hi)]
+    pts += [(0.1, 0)] * 3
+    s = np.array([p[0] for p in pts], dtype=f)
+    c = np.array([p[1] for p in pts], dtype=f)
+    ref = numpy_count_features(s, c)
+    # The float32 rule and the exact real diamond disagree on some of these pairs (so the band matters).
+    s64, c64 = s.astype(np.float64), c.astype(np.float64)
+    e = 0.5 * np.abs(s64[:, None] - s64[None, :]) + float(f(0.3)) * np.abs(c64[:, None] - c64[None, :])
+    assert int(np.triu(e < 0.5, 1).sum()) != ref
+    assert count_connected_pairs(torch.from_numpy(s), torch.from_numpy(c), method="sweep") == ref
+    assert count_connected_pairs(torch.from_numpy(s), torch.from_numpy(c), kernel="eager") == ref
+
+
+def test_sweep_needs_its_band(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the band switched off (δ = 0) the sweep miscounts HAL9's grid features: the band matters."""
+    import hal9.selforg.reference as ref_mod
+
+    s, c = hal9_reference_features(2999)
+    right = numpy_count(2999)
+    assert ref_mod._sweep_count(s, c) == right
+    monkeypatch.setattr(ref_mod, "_DELTA", 0.0)
+    assert ref_mod._sweep_count(s, c) != right
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), u=st.integers(1, 300), q=st.integers(0, 400), unit=st.booleans())
+def test_dominance_sum_matches_loops(seed: int, u: int, q: int, unit: bool) -> None:
+    rng = np.random.default_rng(seed)
+    rank = rng.permutation(u)
+    weight = np.ones(u, dtype=np.int64) if unit else rng.integers(1, 5, u)
+    k, x, qw = rng.integers(0, u + 1, q), rng.integers(0, u + 1, q), rng.integers(-3, 4, q)
+    ref = sum(int(qw[i]) * int((weight[: k[i]] * (rank[: k[i]] < x[i])).sum()) for i in range(q))
+    assert _dominance_sum(rank, weight, k, x, qw) == ref
+
+
+def test_sweep_matches_independent_counts_at_scale() -> None:
+    # HAL9's hash at 10⁶ neurons: the sweep against the deduplicated all-pairs count (another method).
+    assert count_connections(1_000_000, method="sweep") == count_connections(1_000_000, method="dedup")
+    # No repeats: 20 000 continuous points against every pair evaluated.
+    s, c = _features(11, 20_000, "uniform")
+    st_, ct = torch.from_numpy(s), torch.from_numpy(c)
+    assert count_connected_pairs(st_, ct, method="sweep") == count_connected_pairs(st_, ct, kernel="eager")
+
+
+def test_sweep_is_deterministic_and_run_reports_both() -> None:
+    s, c = _features(5, 5000, "nudged")
+    st_, ct = torch.from_numpy(s), torch.from_numpy(c)
+    assert count_connected_pairs(st_, ct, method="sweep") == count_connected_pairs(st_, ct, method="sweep")
+    r = hal9_reference_run(2000, sweep=True)
+    assert r.connections == r.sweep_connections == 1_957_240  # HAL9's README count at 2000 neurons
+    assert r.kernel == "eager" and r.compile_s == 0.0 and r.sweep_s is not None and r.sweep_s > 0
+    r2 = hal9_reference_run(2000, method="sweep")
+    assert r2.connections == 1_957_240 and r2.kernel == "" and r2.sweep_connections is None
+
+
+def test_compiled_kernel_falls_back_to_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    s, c = hal9_reference_features(1000)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+        assert count_connected_pairs(s, c, kernel="compiled") == 489_060
+    with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+        r = hal9_reference_run(1000, kernel="compiled")
+    assert r.kernel == "eager" and r.connections == 489_060
+
+
+@pytest.mark.slow
+def test_compiled_kernel_matches_eager() -> None:
+    """The fused, compiled tile (first call compiles, ~10 s) gives the eager count bit for bit."""
+    for kind, n in (("nudged", 5000), ("uniform", 4099), ("wide", 300), ("grid", 257), ("uniform", 2)):
+        s, c = _features(3, n, kind)
+        st_, ct = torch.from_numpy(s), torch.from_numpy(c)
+        assert count_connected_pairs(st_, ct, kernel="compiled") == count_connected_pairs(
+            st_, ct, kernel="eager"
+        )
+    r = hal9_reference_run(10_000, kernel="compiled")
+    assert r.kernel == "compiled" and r.compile_s > 0
+    assert r.connections == count_connections(10_000, method="dedup")
+
+
+def test_bad_features() -> None:
+    ok = torch.zeros(4)
+    with pytest.raises(ValueError, match=r"\bs\b.*float32"):
+        count_connected_pairs(ok.double(), ok)
+    with pytest.raises(ValueError, match=r"\bc\b.*finite"):
+        count_connected_pairs(ok, torch.tensor([0.0, float("nan"), 0.0, 0.0]))
+    with pytest.raises(ValueError, match="one shape"):
+        count_connected_pairs(ok, torch.zeros(5))
+    with pytest.raises(ValueError, match=r"\bs\b"):
+        count_connected_pairs(np.zeros(4, dtype=np.float32), ok)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="kernel"):
+        count_connected_pairs(ok, ok, kernel="jit")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="kernel"):
+        hal9_reference_run(10, kernel="jit")  # type: ignore[arg-type]
+    assert count_connected_pairs(torch.zeros(1), torch.zeros(1), method="sweep") == 0
