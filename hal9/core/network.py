@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from hal9.core.config import ConnectivityConfig, HierarchyConfig, resolve_device
-from hal9.core.propagation import EventPlan, event_plan
+from hal9.core.propagation import EventPlan, EventStructure, event_plan
 from hal9.core.rules import check_adjacent
 from hal9.core.sampling import make_generator, sample_distinct
 
@@ -113,26 +113,22 @@ class Network:
     sizes: tuple[int, ...]
     weight: Tensor
     labels: Tensor
-    _plans: dict[str, tuple[int, EventPlan]] = dataclass_field(
+    _structures: dict[str, EventStructure] = dataclass_field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     def event_plan(self) -> EventPlan:
-        """The CSC form of ``weight`` for event-driven propagation (:func:`hal9.core.event_drive`).
+        """The CSC form of ``weight`` with its current values, for event-driven propagation
+        (:func:`hal9.core.event_drive`).
 
-        Made once per network (one sort, ``O(nnz log nnz)``) and cached; when the weight values were
-        changed in place since (their version counter moved) the cached plan's values are gathered
-        again, ``O(nnz)``.
+        The sparsity structure (one sort, ``O(nnz log nnz)``) is made once and cached; each call checks
+        it against the matrix's indices and gathers the current values, ``O(nnz)`` — index and value
+        tensors can change in place without any version counter showing it (an optimizer step on a
+        module's weights, ``reset_parameters``), so nothing is trusted that is not checked.
         """
-        version = self.weight._version
-        cached = self._plans.get("event")
-        if cached is None:
-            plan = event_plan(self.weight)
-        elif cached[0] != version:
-            plan = cached[1].with_values(self.weight.values()[cached[1].order])
-        else:
-            return cached[1]
-        self._plans["event"] = (version, plan)
+        plan = event_plan(self.weight, self._structures.get("event"))
+        if plan.structure is not None:
+            self._structures["event"] = plan.structure
         return plan
 
     @property

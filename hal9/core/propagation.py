@@ -31,12 +31,14 @@ from torch import Tensor
 __all__ = [
     "EVENT_DENSITY_THRESHOLD",
     "EventPlan",
+    "EventStructure",
     "Propagation",
     "choose_propagation",
     "deliver",
     "event_density_threshold",
     "event_drive",
     "event_plan",
+    "event_structure",
     "spike_events",
     "synaptic_drive",
 ]
@@ -80,6 +82,32 @@ def synaptic_drive(weight: Tensor, activity: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True)
+class EventStructure:
+    """What an :class:`EventPlan` keeps of a weight matrix's sparsity pattern (no values): the CSC
+    pointers, fan-outs, targets and value permutation, plus copies of the CSR indices they were made
+    from, so that a cached structure can be checked against a matrix exactly (:meth:`matches`)."""
+
+    col_ptr: Tensor
+    fan_out: Tensor
+    order: Tensor
+    targets: Tensor
+    crow: Tensor
+    col: Tensor
+
+    def matches(self, weight: Tensor) -> bool:
+        """Whether ``weight`` has exactly this sparsity pattern (two ``O(nnz)`` comparisons: index
+        tensors shared with other code can change in place without any version counter moving)."""
+        crow, col = weight.crow_indices(), weight.col_indices()
+        return (
+            crow.dtype == self.crow.dtype
+            and col.dtype == self.col.dtype
+            and crow.device == self.crow.device
+            and torch.equal(crow, self.crow)
+            and torch.equal(col, self.col)
+        )
+
+
+@dataclass(frozen=True)
 class EventPlan:
     """The CSC form of a CSR weight matrix, for gathering the outgoing synapses of a neuron.
 
@@ -102,6 +130,8 @@ class EventPlan:
         is bound by memory latency (runs of ~20 synapses at random places), and one record per synapse
         measured ~1.4× faster at 100k neurons. Made only for int32 targets, float32 weights that carry
         no gradient.
+    structure : EventStructure or None
+        The structure the plan was made from (for caching by :meth:`hal9.core.Network.event_plan`).
     """
 
     col_ptr: Tensor
@@ -110,12 +140,7 @@ class EventPlan:
     values: Tensor
     fan_out: Tensor
     packed: Tensor | None = None
-
-    def with_values(self, values: Tensor) -> EventPlan:
-        """The same structure with other values (CSC order), e.g. gathered inside an autograd graph."""
-        return EventPlan(
-            self.col_ptr, self.targets, self.order, values, self.fan_out, _pack(self.targets, values)
-        )
+    structure: EventStructure | None = None
 
 
 def _pack(targets: Tensor, values: Tensor) -> Tensor | None:
@@ -125,14 +150,14 @@ def _pack(targets: Tensor, values: Tensor) -> Tensor | None:
     return torch.stack([targets, values.view(torch.int32)], 1).view(torch.int64).squeeze(1)
 
 
-def event_plan(weight: Tensor) -> EventPlan:
-    """The :class:`EventPlan` of an ``(N, N)`` sparse CSR ``weight`` (one stable sort of the columns,
-    ``O(nnz log nnz)``; :class:`~hal9.core.Network` caches the structure)."""
+def event_structure(weight: Tensor) -> EventStructure:
+    """The :class:`EventStructure` of an ``(N, N)`` sparse CSR ``weight``: one stable sort of the
+    columns, ``O(nnz log nnz)``."""
     if weight.layout != torch.sparse_csr:
         raise ValueError(f"weight must be a sparse CSR tensor, got layout {weight.layout}")
     n = int(weight.shape[1])
-    crow = weight.crow_indices().long()
-    cols = weight.col_indices().long()
+    crow_raw, col_raw = weight.crow_indices(), weight.col_indices()
+    crow, cols = crow_raw.long(), col_raw.long()
     rows = torch.repeat_interleave(torch.arange(int(weight.shape[0]), device=crow.device), crow.diff())
     order = torch.argsort(cols, stable=True)
     counts = torch.bincount(cols, minlength=n)
@@ -143,8 +168,25 @@ def event_plan(weight: Tensor) -> EventPlan:
     targets = rows[order]
     if int(weight.shape[0]) < _INT32_MAX:
         targets = targets.to(torch.int32)
-    values = weight.values()[order]
-    return EventPlan(col_ptr, targets, order, values, counts, _pack(targets, values))
+    return EventStructure(col_ptr, counts, order, targets, crow_raw.clone(), col_raw.clone())
+
+
+def event_plan(weight: Tensor, structure: EventStructure | None = None) -> EventPlan:
+    """The :class:`EventPlan` of an ``(N, N)`` sparse CSR ``weight``: its structure (``structure`` when
+    given and it matches ``weight``, else a new one, ``O(nnz log nnz)``) and its current values in CSC
+    order (one ``O(nnz)`` gather, inside the autograd graph when the values carry gradients)."""
+    if structure is None or not structure.matches(weight):
+        structure = event_structure(weight)
+    values = weight.values().index_select(0, structure.order)
+    return EventPlan(
+        structure.col_ptr,
+        structure.targets,
+        structure.order,
+        values,
+        structure.fan_out,
+        _pack(structure.targets, values),
+        structure,
+    )
 
 
 def spike_events(activity: Tensor) -> Tensor:

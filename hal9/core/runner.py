@@ -152,6 +152,8 @@ def _validate(
         fields: tuple[str, ...] = model.state_type._fields  # type: ignore[attr-defined]
         for name, t in zip(fields, state, strict=True):
             _check_tensor(f"state.{name}", t, (batch, n), network)
+        if model.check_state is not None:
+            model.check_state(state)
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be a positive integer, got {every!r}")
     for k in record:
@@ -310,13 +312,19 @@ def run(
         drive = None
         # "auto": after a dense step, count the spikes first (one cheap reduction); after an event step
         # find them (needed anyway) and fall back to the dense product when there are too many
-        if events and not (dense_last and int(torch.count_nonzero(activity)) >= max_events):
+        # "auto" also stays dense while the activity carries a gradient (a surrogate-gradient model):
+        # spike indices would cut the graph from the activity to the drive
+        if activity.requires_grad:
+            if propagation == "event":
+                raise ValueError(
+                    "propagation='event' cannot pass gradients through the activity of "
+                    f"{model.name!r} (it propagates spike indices); use 'dense' or 'auto'"
+                )
+        elif events and not (dense_last and int(torch.count_nonzero(activity)) >= max_events):
             hits = spike_events(activity)
             if propagation == "event" or hits.numel() < max_events:
-                if plan is None:  # made (or taken from the network's cache) at the first event step
+                if plan is None:  # at the first event step: the current values, structure cached
                     plan = network.event_plan()
-                    if weight.requires_grad:  # a module's parameter: gather its values inside the graph
-                        plan = plan.with_values(weight.values()[plan.order])
                 drive = deliver(plan, hits, batch)
         dense_last = drive is None
         if drive is None:

@@ -4,6 +4,7 @@ update against its branch-wise definition."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import pytest
 import torch
@@ -15,22 +16,26 @@ from hal9.core import (
     EVENT_DENSITY_THRESHOLD,
     ALIFConfig,
     ConnectivityConfig,
+    FrozenConfig,
     HierarchyConfig,
     HierarchyNetwork,
     LIFConfig,
+    Network,
     RateConfig,
     alif_params,
     build_network,
     csr_matrix,
     event_drive,
     event_plan,
+    initial_state,
     lif_params,
     rate_params,
     run,
     sizes_for_total,
     synaptic_drive,
 )
-from hal9.core.neurons.lif import LIFParams, integrate_and_fire
+from hal9.core.neurons import NeuronModel, registered_neuron_model
+from hal9.core.neurons.lif import LIFParams, integrate_and_fire, lif_init_state, lif_step
 from hal9.core.propagation import choose_propagation, event_density_threshold
 
 
@@ -89,16 +94,44 @@ def test_event_drive_of_a_hand_built_matrix() -> None:
     assert d.tolist() == [[3.0, 5.0, 0.0], [2.0, 0.0, 7.0]]
 
 
-def test_network_caches_the_plan_and_follows_in_place_weight_changes() -> None:
+def test_network_caches_the_structure_and_follows_in_place_changes() -> None:
     net = _net(300)
     plan = net.event_plan()
-    assert net.event_plan() is plan
+    again = net.event_plan()
+    assert again.order is plan.order  # the structure is cached
+    s = _spikes(2, net.n_neurons, 0.1, 3, net.dtype)
     with torch.no_grad():
         net.weight.values().mul_(2.0)
-    again = net.event_plan()
-    assert again is not plan and again.col_ptr is plan.col_ptr
-    s = _spikes(2, net.n_neurons, 0.1, 3, net.dtype)
-    assert torch.equal(event_drive(again, s), synaptic_drive(net.weight, s))
+    assert torch.equal(event_drive(net.event_plan(), s), synaptic_drive(net.weight, s))
+
+
+def test_plans_never_go_stale_when_shared_tensors_change_in_place() -> None:
+    """Index and value tensors shared with a CSR matrix change without its version counter moving
+    (review finding): values built with csr_matrix, a module's weights after an optimizer step, and
+    its indices after reset_parameters."""
+    net = _net(300)
+    crow, col = net.weight.crow_indices().clone(), net.weight.col_indices().clone()
+    vals = net.weight.values().clone()
+    shared = Network(net.sizes, csr_matrix(crow, col, vals, net.n_neurons), net.labels)
+    s = _spikes(1, net.n_neurons, 0.05, 1, net.dtype)
+    shared.event_plan()
+    vals.mul_(-3.0)
+    assert torch.equal(event_drive(shared.event_plan(), s), synaptic_drive(shared.weight, s))
+
+    cfg = HierarchyConfig(base_size=80, n_layers=3, connectivity=ConnectivityConfig(fan_in_policy="clip"))
+    m = HierarchyNetwork(cfg, LIFConfig(tau_mem=5.0), seed=0, dtype=torch.float64)
+    x = 3.0 * torch.rand((12, 1, m.sizes[0]), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with torch.no_grad():
+        mnet = m.network()
+        run(mnet, m.neuron_params(), x, propagation="event")
+        m.weight_values.mul_(-1.0)  # what an optimizer step does
+        ev = run(mnet, m.neuron_params(), x, propagation="event")
+        de = run(mnet, m.neuron_params(), x, propagation="dense")
+        assert all(torch.equal(a, b) for a, b in zip(ev.final_state, de.final_state, strict=True))
+        m.reset_parameters(seed=1)  # rewrites the index buffers in place
+        ev = run(mnet, m.neuron_params(), x, propagation="event")
+        de = run(mnet, m.neuron_params(), x, propagation="dense")
+        assert all(torch.equal(a, b) for a, b in zip(ev.final_state, de.final_state, strict=True))
 
 
 @pytest.mark.parametrize("model", ["lif", "alif"])
@@ -233,3 +266,128 @@ def test_auto_switches_between_paths_with_the_spike_density(monkeypatch: pytest.
     ref = run(net, p, x, record=[0, 1], propagation="dense")
     for k in (0, 1):
         assert torch.equal(auto.recordings[k], ref.recordings[k])
+
+
+class _SurrogateConfig(FrozenConfig):
+    tau_mem: float = 4.0
+
+
+class _SurrogateParams(NamedTuple):
+    tau_mem: Tensor
+    bias: Tensor
+    v_rest: float
+    v_reset: float
+    v_th: float
+    refractory_steps: int
+    dt: float
+    alpha: Tensor | None = None
+
+
+class _SurrogateState(NamedTuple):
+    v: Tensor
+    refractory: Tensor
+    spikes: Tensor
+
+
+def _surrogate_params(config, sizes, *, device=None, dtype=torch.float32):  # type: ignore[no-untyped-def]
+    tau = torch.full((sum(sizes),), config.tau_mem, dtype=dtype)
+    return _SurrogateParams(tau, torch.zeros_like(tau), 0.0, 0.0, 1.0, 0, 1.0)
+
+
+def _surrogate_init(params, n, batch, *, device, dtype):  # type: ignore[no-untyped-def]
+    z = torch.zeros((n, batch), dtype=dtype).T
+    return _SurrogateState(z, z.clone(), z.clone())
+
+
+def _surrogate_step(state, drive, params):  # type: ignore[no-untyped-def]
+    """LIF spikes whose gradient is a sigmoid's (the forward value stays exactly 0/1)."""
+    v, refractory, spikes = integrate_and_fire(state.v, state.refractory, drive, params, params.v_th)
+    g = torch.sigmoid(5.0 * (v - params.v_th))
+    spikes = spikes + (g - g.detach())
+    return spikes, _SurrogateState(v, refractory, spikes)
+
+
+SURROGATE = NeuronModel(
+    name="surrogate-lif-test",
+    config_type=_SurrogateConfig,
+    params_type=_SurrogateParams,
+    state_type=_SurrogateState,
+    make_params=_surrogate_params,
+    init_state=_surrogate_init,
+    step=_surrogate_step,
+    activity=lambda s: s.spikes,
+    neuron_fields=("tau_mem", "bias"),
+    time_constant="tau_mem",
+    spiking=True,
+)
+
+
+def test_gradients_through_spiking_activity_stay_on_the_dense_path() -> None:
+    """A surrogate-gradient model: spike indices would cut the graph, so "auto" propagates densely
+    while the activity carries a gradient and "event" refuses (review finding)."""
+    net = _net(400)
+    with registered_neuron_model(SURROGATE):
+        p = _surrogate_params(_SurrogateConfig(), net.sizes, dtype=net.dtype)
+        grads = {}
+        for mode in ("dense", "auto"):
+            x = (2.0 * torch.rand((10, 1, net.sizes[0]), generator=torch.Generator().manual_seed(3))).to(
+                net.dtype
+            )
+            x.requires_grad_(True)
+            out = run(net, p, x, propagation=mode)  # type: ignore[arg-type]
+            out.final_state.v.sum().backward()
+            grads[mode] = x.grad
+        assert grads["dense"] is not None and grads["dense"].abs().sum() > 0
+        assert torch.equal(grads["auto"], grads["dense"])
+        x = torch.rand((4, 1, net.sizes[0]), dtype=net.dtype, requires_grad=True)
+        with pytest.raises(ValueError, match="cannot pass gradients through the activity"):
+            run(net, p, x + 1.0, propagation="event")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+def test_an_infinite_drive_spikes_and_resets_instead_of_poisoning_the_membrane(dtype: torch.dtype) -> None:
+    p = LIFParams(torch.full((4,), 2.0, dtype=dtype), torch.zeros(4, dtype=dtype), 0.0, -0.5, 1.0, 2, 1.0)
+    v0 = torch.zeros((1, 4), dtype=dtype)
+    drive = torch.tensor([[math.inf, -math.inf, 0.5, 3.0]], dtype=dtype)
+    v, r, s = integrate_and_fire(v0, torch.zeros_like(v0), drive, p, 1.0)
+    assert s.tolist() == [[1.0, 0.0, 0.0, 1.0]]
+    assert v[0, 0].item() == -0.5 and v[0, 3].item() == -0.5  # reset, as the branch-wise definition
+    assert v[0, 1].item() == -torch.finfo(dtype).max  # −inf clamped to the finite range
+    assert r.tolist() == [[2.0, 0.0, 0.0, 2.0]]
+    assert torch.isfinite(v).all()
+
+
+def test_lif_step_broadcasts_a_state_over_the_drive_batch() -> None:
+    p = lif_params(LIFConfig(tau_mem=2.0), (3, 2), dtype=torch.float64)
+    state = lif_init_state(p, 5, 1, device=torch.device("cpu"), dtype=torch.float64)
+    drive = torch.linspace(0.0, 4.0, 15, dtype=torch.float64).reshape(3, 5)
+    spikes, new = lif_step(state, drive, p)
+    want = _branchwise(state.v, state.refractory, drive, p, p.v_th)
+    assert spikes.shape == new.v.shape == new.refractory.shape == (3, 5)
+    assert (
+        torch.equal(new.v, want[0]) and torch.equal(new.refractory, want[1]) and torch.equal(spikes, want[2])
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("spikes", 0.5, "state.spikes must hold only 0 and 1"),
+        ("spikes", 2.0, "state.spikes must hold only 0 and 1"),
+        ("refractory", 0.5, "state.refractory must hold whole numbers"),
+        ("refractory", -1.0, "state.refractory must hold whole numbers"),
+    ],
+)
+def test_run_refuses_spiking_states_the_step_is_not_defined_for(
+    field: str, value: float, message: str
+) -> None:
+    """Non-0/1 spikes or fractional/negative refractory counters would make the paths disagree (review)."""
+    net = _net(300)
+    for make, cfg in ((lif_params, LIFConfig()), (alif_params, ALIFConfig())):
+        p = make(cfg, net.sizes, dtype=net.dtype)  # type: ignore[operator]
+        state = initial_state(p, net.n_neurons, 1, device=net.device, dtype=net.dtype)
+        bad = getattr(state, field).clone()
+        bad[0, 3] = value
+        x = torch.zeros((2, 1, net.sizes[0]), dtype=net.dtype)
+        with pytest.raises(ValueError, match=message):
+            run(net, p, x, state=state._replace(**{field: bad}))

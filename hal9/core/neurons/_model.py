@@ -71,6 +71,9 @@ class NeuronModel:
     spiking : bool
         Whether the activity is spikes (every entry 0 or 1), so that :func:`hal9.core.run` may
         propagate it event by event (:func:`hal9.core.event_drive`) instead of with a dense product.
+    check_state : callable, optional
+        ``check_state(state)`` raises ``ValueError`` (naming the field) for values the step is not
+        defined for; :func:`hal9.core.run` calls it on a state it is given.
     """
 
     name: str
@@ -85,6 +88,7 @@ class NeuronModel:
     time_constant: str
     prepare: Callable[[Any], Any] | None = None
     spiking: bool = False
+    check_state: Callable[[Any], None] | None = None
 
 
 _MODELS: dict[str, NeuronModel] = {}

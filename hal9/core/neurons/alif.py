@@ -28,7 +28,7 @@ from torch import Tensor
 
 from hal9.core.config import positive_times
 from hal9.core.neurons._model import NeuronModel, neuron_major_zeros, per_neuron
-from hal9.core.neurons.lif import LIFConfig, integrate_and_fire
+from hal9.core.neurons.lif import LIFConfig, check_spiking_state, integrate_and_fire
 
 __all__ = [
     "ALIF",
@@ -162,4 +162,5 @@ ALIF = NeuronModel(
     time_constant="tau_mem",
     prepare=alif_prepare,
     spiking=True,
+    check_state=check_spiking_state,
 )

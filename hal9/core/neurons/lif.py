@@ -141,23 +141,31 @@ def integrate_and_fire(
     CPU kernels for boolean masks — ``where``, ``masked_fill``, comparisons into ``bool`` — cost 4–10×
     a float add at 100k neurons). Masks are 0/1 floats and the selections ``x − x·m + c·m`` are exact
     for finite ``x`` (``x − 0 + 0 = x``, ``x − x + c = c``), so the results equal the branch-wise
-    definition above bitwise (tested against it).
+    definition above bitwise (tested against it). A membrane driven to ±inf is first clamped to the
+    dtype's finite range (``+inf`` then spikes and resets as defined; ``−inf`` stays at ``−max``).
+    Refractory counters must be whole numbers ≥ 0 and spikes 0 or 1 (:func:`hal9.core.run` checks a
+    state it is given).
     """
     alpha = params.dt / params.tau_mem if params.alpha is None else params.alpha
-    # v_int = v + α (v_rest − v + drive + b), the additions in the order written
-    v = torch.rsub(state_v, params.v_rest).add_(drive).add_(params.bias).mul_(alpha).add_(state_v)
+    # v_int = v + α (v_rest − v + drive + b), the additions in the order written (the first addition
+    # out of place, so a state broadcasts over the drive's batch as it did with the plain expression)
+    v = torch.rsub(state_v, params.v_rest).add(drive).add_(params.bias).mul_(alpha).add_(state_v)
     spikes = torch.empty_like(v)
     torch.ge(v, threshold, out=spikes)
     if params.refractory_steps > 0 or bool(state_refractory.any()):
         blocked = state_refractory.clamp(0.0, 1.0)  # refractory counts are whole numbers ≥ 0
-        refractory = state_refractory - blocked  # = max(r − 1, 0)
         spikes.addcmul_(spikes, blocked, value=-1.0)  # s − s·m = s·(1 − m): a clamped neuron does not spike
-        reset = blocked.add_(spikes)  # clamped or just spiked: v ← v_reset (disjoint 0/1 masks)
-        refractory.add_(spikes, alpha=params.refractory_steps)
+        reset = spikes + blocked  # clamped or just spiked: v ← v_reset (disjoint 0/1 masks)
+        # max(r − 1, 0), then the new refractory period of the neurons that spiked
+        refractory = torch.add(state_refractory - blocked, spikes, alpha=params.refractory_steps)
     else:  # no refractoriness and none pending: the (zero) counters stay as they are
-        refractory = state_refractory
+        same = state_refractory.shape == v.shape
+        refractory = state_refractory if same else state_refractory.expand_as(v).clone()
         reset = spikes
-    v.addcmul_(v, reset, value=-1.0)  # v − v·m: v where m = 0, exactly 0 where m = 1
+    # ±inf (an overflowing drive) to the largest finite values, so that v − v·m stays exact: finite
+    # values are unchanged, and a neuron driven to +inf spikes and is reset as the definition says
+    finite = torch.finfo(v.dtype).max
+    v.clamp_(-finite, finite).addcmul_(v, reset, value=-1.0)  # v − v·m: v where m = 0, 0 where m = 1
     if params.v_reset != 0.0:
         v.add_(reset, alpha=params.v_reset)
     return v, refractory, spikes
@@ -184,6 +192,17 @@ def lif_prepare(params: LIFParams) -> LIFParams:
     return params._replace(alpha=params.dt / params.tau_mem)
 
 
+def check_spiking_state(state: LIFState) -> None:
+    """Refuse a LIF-family state :func:`integrate_and_fire` is not defined for: ``spikes`` other than
+    0/1 or ``refractory`` counters that are not whole numbers ≥ 0 (``ValueError`` naming the field)."""
+    s = state.spikes
+    if not bool(((s == 0) | (s == 1)).all()):
+        raise ValueError("state.spikes must hold only 0 and 1")
+    r = state.refractory
+    if not bool(((r >= 0) & (r == torch.round(r))).all()):
+        raise ValueError("state.refractory must hold whole numbers >= 0 (refractory steps left)")
+
+
 def _activity(state: LIFState) -> Tensor:
     return state.spikes
 
@@ -201,4 +220,5 @@ LIF = NeuronModel(
     time_constant="tau_mem",
     prepare=lif_prepare,
     spiking=True,
+    check_state=check_spiking_state,
 )
