@@ -13,13 +13,15 @@ Run with::
         --benchmark-only -s -p no:cacheprovider
 
 Memory bandwidth: the same run measures a STREAM-like copy (``b.copy_(a)`` of 256 MiB on CPU, 1 GiB on
-CUDA; bytes counted as read + write) and reports hal9's step as the fraction of that bandwidth it uses
-for the bytes a rate step cannot avoid moving: the CSR values and column indices once
-(``nnz · (value + index bytes)``), the row pointers, and five ``batch · N`` passes (read the activity
-for the product, write the drive, read the drive and the rates, write the rates).
+CUDA; bytes counted as read + write) and reports hal9's step (``means=False``) as the fraction of that
+bandwidth it uses for the bytes a rate step cannot avoid moving (``bytes_per_step`` of
+``test_bench_dynamics.py``, docs/benchmarks.md "Byte model"); on CUDA also the fraction of the card's
+peak HBM bandwidth.
 
 ``HAL9_BENCH_RUN_SIZES`` (comma-separated neuron counts, default ``10000,100000,1000000``) and
-``HAL9_BENCH_RUN_STEPS`` (default 50) change the cases; the device is ``--bench-device`` (conftest).
+``HAL9_BENCH_RUN_STEPS`` (default 50) change the cases; ``HAL9_BENCH_RUN_COMPILE=1`` adds
+``run(..., compile=True)`` (compiled once in the warm-up, outside the timings); the device is
+``--bench-device`` (conftest).
 """
 
 from __future__ import annotations
@@ -40,15 +42,18 @@ from torch import Tensor
 from hal9.core import (
     ConnectivityConfig,
     HierarchyConfig,
+    Network,
     RateConfig,
     build_network,
     rate_params,
     run,
     sizes_for_total,
 )
+from tests.benchmarks.test_bench_dynamics import _peak_bandwidth, bytes_per_step
 
 SIZES = tuple(int(v) for v in os.environ.get("HAL9_BENCH_RUN_SIZES", "10000,100000,1000000").split(","))
 STEPS = int(os.environ.get("HAL9_BENCH_RUN_STEPS", "50"))
+COMPILE = os.environ.get("HAL9_BENCH_RUN_COMPILE", "0") == "1"
 BATCHES = (1, 16)
 ROUNDS = 5
 _RESULTS: dict[str, dict[str, Any]] = {}
@@ -59,7 +64,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _cases(n: int, batch: int, device: torch.device) -> tuple[dict[str, Callable[[], Tensor]], Tensor]:
+def _cases(n: int, batch: int, device: torch.device) -> tuple[dict[str, Callable[[], Tensor]], Network]:
     cfg = HierarchyConfig(
         sizes=sizes_for_total(n, 9, math.e), connectivity=ConnectivityConfig(fan_in_policy="clip")
     )
@@ -78,11 +83,14 @@ def _cases(n: int, batch: int, device: torch.device) -> tuple[dict[str, Callable
             r = r + a * (torch.tanh(d + p.bias) - r)
         return r
 
-    return {
+    cases = {
         "loop": loop,
         "hal9": lambda: run(net, p, x).final_state.x,
         "hal9_no_means": lambda: run(net, p, x, means=False).final_state.x,
-    }, weight
+    }
+    if COMPILE:
+        cases["hal9_compiled"] = lambda: run(net, p, x, compile=True).final_state.x
+    return cases, net
 
 
 @pytest.mark.parametrize("batch", BATCHES)
@@ -90,11 +98,13 @@ def _cases(n: int, batch: int, device: torch.device) -> tuple[dict[str, Callable
 def test_bench_run_vs_hand_written_loop(
     benchmark: Any, bench_device: torch.device, n: int, batch: int
 ) -> None:
-    cases, weight = _cases(n, batch, bench_device)
-    nnz = int(weight.values().numel())
+    cases, net = _cases(n, batch, bench_device)
+    nnz = net.n_synapses
     outs = {name: f() for name, f in cases.items()}  # warm-up, and the results to compare
     for name in ("hal9", "hal9_no_means"):
         assert torch.equal(outs[name], outs["loop"]), name
+    if COMPILE:  # inductor may fuse a multiply-add: equal to rounding, not bitwise
+        torch.testing.assert_close(outs["hal9_compiled"], outs["loop"])
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(ROUNDS):  # interleaved: A B C A B C ...
         for name, f in cases.items():
@@ -105,12 +115,9 @@ def test_bench_run_vs_hand_written_loop(
             times[name].append(time.perf_counter() - t0)
     med = {name: statistics.median(v) for name, v in times.items()}
     copy_gbs = _stream_copy_gbs(bench_device)
-    value_bytes = weight.values().element_size()
-    index_bytes = weight.col_indices().element_size()
-    n_neurons = int(weight.shape[0])
-    step_bytes = nnz * (value_bytes + index_bytes) + (n_neurons + 1) * index_bytes
-    step_bytes += 5 * batch * n_neurons * value_bytes
+    step_bytes = bytes_per_step(net, batch)  # the compulsory traffic (docs/benchmarks.md, "Byte model")
     achieved_gbs = step_bytes * STEPS / med["hal9_no_means"] / 1e9
+    peak = _peak_bandwidth(bench_device)
     # pytest-benchmark records one more timing of hal9's default run (its table and JSON)
     benchmark.pedantic(cases["hal9"], rounds=1, iterations=1)
     key = f"{n}-{batch}"
@@ -122,11 +129,13 @@ def test_bench_run_vs_hand_written_loop(
         "ms_per_step": {name: 1e3 * m / STEPS for name, m in med.items()},
         "ratio_hal9_over_loop": med["hal9"] / med["loop"],
         "ratio_no_means_over_loop": med["hal9_no_means"] / med["loop"],
+        **({"ratio_compiled_over_loop": med["hal9_compiled"] / med["loop"]} if COMPILE else {}),
         "synaptic_updates_per_s_hal9": nnz * batch * STEPS / med["hal9"],
         "stream_copy_gb_per_s": copy_gbs,
         "min_bytes_per_step": step_bytes,
         "achieved_gb_per_s_no_means": achieved_gbs,
         "fraction_of_copy_bandwidth": achieved_gbs / copy_gbs,
+        **({"fraction_of_peak_bandwidth": achieved_gbs / peak} if peak else {}),
     }
     benchmark.extra_info.update(_RESULTS[key])
     _report(bench_device)
@@ -174,6 +183,9 @@ def _report(bench_device: torch.device) -> None:
             f" {r['ratio_no_means_over_loop']:>13.2f} {r['achieved_gb_per_s_no_means']:>6.1f}"
             f" {r['fraction_of_copy_bandwidth']:>8.2f}"
         )
+        if "ratio_compiled_over_loop" in r:
+            ratio = r["ratio_compiled_over_loop"]
+            print(f"{'':>15} compiled: {ms['hal9_compiled']:.3f} ms/step, {ratio:.2f}x loop")
     last = list(_RESULTS.values())[-1]
     print(f"STREAM-like copy: {last['stream_copy_gb_per_s']:.1f} GB/s (read + write)")
     out = Path(__file__).resolve().parents[2] / "outputs" / "bench_run_vs_loop.json"
