@@ -55,7 +55,7 @@ EVENT_DENSITY_THRESHOLD = 0.06
 _INT32_MAX = 2**31 - 1
 #: The part of the threshold that does not shrink with the batch (the dense product reads each
 #: synapse's index once for the whole batch, the event path gathers it once per spike).
-_EVENT_DENSITY_FLOOR = 0.012
+_EVENT_DENSITY_FLOOR = 0.005
 
 
 def event_density_threshold(batch: int) -> float:
@@ -65,9 +65,9 @@ def event_density_threshold(batch: int) -> float:
     Cost model: the dense product costs ``nnz · (c₀ + c₁ · batch)`` (index reads shared by the batch,
     value products per trial) and the event path ``density · batch · nnz · c₂``, so the crossover is
     ``c₁/c₂ + (c₀/c₂) / batch``. Fitted to the crossovers measured at 100k neurons on the 2-core CPU of
-    docs/benchmarks.md (``tests/benchmarks/test_bench_propagation.py``: ~8 % at batch 1, ~2 % at
-    batch 16) and set ~25 % below them so that ``"auto"`` errs towards the path that is never much
-    slower.
+    docs/benchmarks.md (``tests/benchmarks/test_bench_propagation.py``: ~9 % at batch 1, ~1.2 % at
+    batch 16) and set below them (6 % and 0.84 %) so that ``"auto"`` errs towards the path that is
+    never much slower.
     """
     return _EVENT_DENSITY_FLOOR + (EVENT_DENSITY_THRESHOLD - _EVENT_DENSITY_FLOOR) / max(batch, 1)
 
