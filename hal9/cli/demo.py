@@ -36,6 +36,12 @@ def add_demo_parser(sub: Any) -> None:
     demo.add_argument(
         "--tracking-uri", default=None, help="MLflow tracking URI (default: env or ./mlflow.db)"
     )
+    demo.add_argument(
+        "--no-figures", action="store_true", help="skip the figures (saves matplotlib's import and drawing)"
+    )
+    demo.add_argument(
+        "--no-mlflow", action="store_true", help="skip the MLflow run (saves MLflow's import and logging)"
+    )
     demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -50,8 +56,8 @@ def run_demo_command(args: argparse.Namespace) -> int:
     cfg = demo_config(args.neurons, args.steps, args.batch, args.seed, args.device)
     summary = run_demo(
         cfg,
-        outputs=args.outputs,
-        experiment=args.experiment,
+        outputs=None if args.no_figures else args.outputs,
+        experiment=None if args.no_mlflow else args.experiment,
         tracking_uri=args.tracking_uri,
         progress=not args.no_progress,
     )

@@ -142,12 +142,7 @@ class TrackedRun:
         --------
         >>> run.log_metrics({"loss": loss_tensor, "rate_hz": 12.5}, step=epoch)  # doctest: +SKIP
         """
-        step = check_step(step)
-        timestamp = now_ms()
-        rows = [
-            (validate_key(k, what="metric"), to_metric_value(k, v), step, timestamp)
-            for k, v in metrics.items()
-        ]
+        rows = _metric_rows(metrics, check_step(step), now_ms())
         if rows:
             self._dispatch(lambda sink: sink.log_batch({}, rows, {}))
 
@@ -172,12 +167,42 @@ class TrackedRun:
         --------
         >>> run.log_metric_series("L1.rate", result.rates[:, 0].mean(-1))  # doctest: +SKIP
         """
-        validate_key(name, what="metric")
-        vals, st = to_series(name, values, steps)
-        timestamp = now_ms()
-        rows = [(name, v, s, timestamp) for v, s in zip(vals.tolist(), st.tolist(), strict=True)]
+        rows = _series_rows(name, values, steps, now_ms())
         if rows:
             self._dispatch(lambda sink: sink.log_batch({}, rows, {}))
+
+    def log_batch(
+        self,
+        *,
+        params: pydantic.BaseModel | Mapping[str, Any] | None = None,
+        metrics: Mapping[str, MetricValue] | None = None,
+        series: Mapping[str, Sequence[float] | np.ndarray | torch.Tensor] | None = None,
+        step: int = 0,
+    ) -> None:
+        """Log params, metrics at ``step`` and whole metric series together, in as few calls as possible.
+
+        The same as :meth:`log_params`, :meth:`log_metrics` and :meth:`log_metric_series` (steps
+        ``0 .. n-1``) one after the other, but sent as one MLflow ``log_batch`` call when MLflow's limits
+        allow it (≤ 100 params and ≤ 1000 entities in all; larger inputs are split as
+        ``MlflowSink.log_batch`` describes). Everything is validated before anything is sent.
+
+        Raises
+        ------
+        ValueError
+            As the three methods do, naming the key (a logged param changed, a bad metric or series).
+
+        Examples
+        --------
+        >>> run.log_batch(params=cfg, metrics={"run_s": 0.6}, series={"rate.L1": rates})  # doctest: +SKIP
+        """
+        new = new_params(self._params, flatten_config(params)) if params is not None else {}
+        timestamp = now_ms()
+        rows = _metric_rows(metrics or {}, check_step(step), timestamp)
+        for name, values in (series or {}).items():
+            rows += _series_rows(name, values, None, timestamp)
+        if new or rows:
+            self._params.update(new)
+            self._dispatch(lambda sink: sink.log_batch(new, rows, {}))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set tags (values converted with ``str``, cut to 8000 characters) in one batched call."""
@@ -297,3 +322,24 @@ class TrackedRun:
             Hal9TrackingWarning,
             stacklevel=user_stacklevel(),
         )
+
+
+def _metric_rows(
+    metrics: Mapping[str, MetricValue], step: int, timestamp: int
+) -> list[tuple[str, float, int, int]]:
+    """``(key, value, step, timestamp)`` rows of ``metrics``, keys and values checked."""
+    return [
+        (validate_key(k, what="metric"), to_metric_value(k, v), step, timestamp) for k, v in metrics.items()
+    ]
+
+
+def _series_rows(
+    name: str,
+    values: Sequence[float] | np.ndarray | torch.Tensor,
+    steps: Sequence[int] | np.ndarray | torch.Tensor | None,
+    timestamp: int,
+) -> list[tuple[str, float, int, int]]:
+    """One row per value of a metric series (steps ``0 .. n-1`` unless given), checked."""
+    validate_key(name, what="metric")
+    vals, st = to_series(name, values, steps)
+    return [(name, v, s, timestamp) for v, s in zip(vals.tolist(), st.tolist(), strict=True)]

@@ -96,5 +96,48 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> Path:
     if isinstance(dpi, bool) or not isinstance(dpi, int | float) or not dpi > 0:
         raise ValueError(f"dpi must be positive; got {dpi!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi, format=fmt)
+    if fmt == "png" and _single_draw_ok(fig):
+        _save_png_one_draw(fig, out, dpi)
+    else:
+        fig.savefig(out, dpi=dpi, format=fmt)
     return out
+
+
+def _single_draw_ok(fig: Figure) -> bool:
+    """Whether :func:`_save_png_one_draw` writes the same bytes as ``fig.savefig``: a plain Agg canvas
+    (hal9's figures) and the default ``savefig.*`` settings that ``savefig`` would otherwise apply."""
+    from matplotlib import rcParams
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return (
+        type(fig.canvas) is FigureCanvasAgg
+        and getattr(fig.canvas, "_device_pixel_ratio", 1) == 1
+        and str(rcParams["savefig.facecolor"]) == "auto"
+        and str(rcParams["savefig.edgecolor"]) == "auto"
+        and not rcParams["savefig.transparent"]
+        and rcParams["savefig.bbox"] in (None, "standard")
+    )
+
+
+def _save_png_one_draw(fig: Figure, out: Path, dpi: float) -> None:
+    """Render ``fig`` once at ``dpi`` and write the Agg buffer as PNG.
+
+    ``Figure.savefig`` draws a figure with a layout engine twice: once with rendering disabled to run the
+    layout (constrained layout measures every tick label), then again to render with the layout frozen.
+    ``canvas.draw()`` runs the layout and renders in one pass, so this costs one draw instead of two;
+    the file is written as ``savefig`` writes it (``matplotlib.image.imsave`` of the RGBA buffer, same
+    metadata), byte for byte (``tests/viz/test_viz.py``). The figure's dpi is restored afterwards.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.image import imsave
+
+    canvas = fig.canvas
+    if not isinstance(canvas, FigureCanvasAgg):  # checked by _single_draw_ok
+        raise TypeError(f"expected an Agg canvas, got {type(canvas).__name__}")
+    old_dpi = fig.dpi
+    fig.dpi = dpi
+    try:
+        canvas.draw()
+        imsave(out, canvas.buffer_rgba(), format="png", origin="upper", dpi=fig.dpi)
+    finally:
+        fig.dpi = old_dpi

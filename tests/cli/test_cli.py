@@ -62,6 +62,30 @@ def test_demo_json_end_to_end(tmp_path: Path) -> None:
     assert {"hierarchy.png", "activity.png"} <= artifacts
 
 
+def test_demo_can_skip_figures_and_mlflow(tmp_path: Path) -> None:
+    args = ["demo", "--neurons", "500", "--steps", "10", "--json", "--no-progress"]
+    full_dir, bare_dir = tmp_path / "full", tmp_path / "bare"
+    full_dir.mkdir()
+    bare_dir.mkdir()
+    full = _run(args, full_dir)
+    bare = _run([*args, "--no-figures", "--no-mlflow"], bare_dir)
+    assert full.returncode == 0 and bare.returncode == 0, full.stderr + bare.stderr
+    a, b = json.loads(full.stdout), json.loads(bare.stdout)
+    assert b["mlflow"] is None and b["figures"] == []
+    assert a["mlflow"] is not None and len(a["figures"]) == 2
+    assert not (bare_dir / "mlflow.db").exists() and not (bare_dir / "outputs").exists()
+    assert "mlflow" not in bare.stderr.lower()  # MLflow was not even imported (it logs on first use)
+    # skipping the figures and the MLflow run changes nothing that was simulated or measured
+    assert [r["mean_abs_rate"] for r in a["layers"]] == [r["mean_abs_rate"] for r in b["layers"]]
+    assert (a["neurons"], a["synapses"], a["pm1_violation"]) == (
+        b["neurons"],
+        b["synapses"],
+        b["pm1_violation"],
+    )
+    text = _run(["demo", "--neurons", "500", "--steps", "10", "--no-progress", "--no-mlflow"], bare_dir)
+    assert "MLflow                 not logged" in text.stdout and "hierarchy.png" in text.stdout
+
+
 def test_demo_unreachable_backend_still_finishes(tmp_path: Path) -> None:
     proc = _run(
         ["demo", "--neurons", "500", "--steps", "5", "--no-progress", "--tracking-uri", "http://127.0.0.1:9"],

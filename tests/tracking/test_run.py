@@ -259,3 +259,63 @@ def test_compare_runs(store: str) -> None:
     assert len(some) == 1 and math.isnan(some["metrics.absent"].iloc[0])
     with pytest.raises(ValueError, match="no experiment named 'missing'"):
         compare_runs("missing", tracking_uri=store)
+
+
+def test_log_batch_sends_params_metrics_and_series_in_one_call(store: str) -> None:
+    rates = torch.linspace(0.0, 1.0, 300, dtype=torch.float32)
+    with start_run(_experiment(), tracking_uri=store) as run:
+        with mock.patch.object(
+            MlflowClient, "log_batch", autospec=True, side_effect=MlflowClient.log_batch
+        ) as spy:
+            run.log_batch(
+                params=Cfg(), metrics={"loss": 0.5, "n": np.int64(7)}, series={"rate": rates}, step=3
+            )
+            assert spy.call_count == 1  # 4 params + 302 metrics fit in one MLflow call
+            run.log_batch(params=Cfg())  # the same params again: nothing to send
+            assert spy.call_count == 1
+    client = MlflowClient(store)
+    data = client.get_run(run.run_id).data
+    # the same store contents as log_params + log_metrics + log_metric_series
+    assert data.params == {"sizes": "[9,3]", "connectivity.fan_in": "8", "connectivity.sigma": "0.5"}
+    assert data.metrics["loss"] == 0.5 and data.metrics["n"] == 7.0
+    assert client.get_metric_history(run.run_id, "loss")[0].step == 3
+    history = sorted(client.get_metric_history(run.run_id, "rate"), key=lambda m: m.step)
+    assert [m.step for m in history] == list(range(300))
+    assert [m.value for m in history] == rates.double().tolist()
+
+
+def test_log_batch_equals_the_separate_calls(store: str) -> None:
+    values = np.array([0.25, 2.0, -1.0])
+    runs = []
+    for batched in (True, False):
+        with start_run(_experiment(), tracking_uri=store) as run:
+            if batched:
+                run.log_batch(
+                    params={"lr": 0.1, "opt": {"name": "adam"}}, metrics={"a": 1.5}, series={"s": values}
+                )
+            else:
+                run.log_params({"lr": 0.1, "opt": {"name": "adam"}})
+                run.log_metrics({"a": 1.5})
+                run.log_metric_series("s", values)
+        runs.append(run.run_id)
+    client = MlflowClient(store)
+    got = [client.get_run(r).data for r in runs]
+    assert got[0].params == got[1].params == {"lr": "0.1", "opt.name": "adam"}
+    assert got[0].metrics == got[1].metrics
+    hist = [sorted((m.step, m.value) for m in client.get_metric_history(r, "s")) for r in runs]
+    assert hist[0] == hist[1] == [(0, 0.25), (1, 2.0), (2, -1.0)]
+
+
+def test_log_batch_validates_everything_before_sending(store: str) -> None:
+    with start_run(_experiment(), config={"lr": 0.1}, tracking_uri=store) as run:
+        with mock.patch.object(MlflowClient, "log_batch", autospec=True) as spy:
+            with pytest.raises(ValueError, match="'bad'"):
+                run.log_batch(metrics={"ok": 1.0}, series={"bad": ["x", "y"]})  # type: ignore[dict-item]
+            with pytest.raises(ValueError, match="'lr'"):
+                run.log_batch(params={"lr": 0.2}, metrics={"ok": 1.0})
+            with pytest.raises(ValueError, match="step"):
+                run.log_batch(metrics={"ok": 1.0}, step=1.5)  # type: ignore[arg-type]
+            with pytest.raises(ValueError, match="metric"):
+                run.log_batch(metrics={"": 1.0})
+            spy.assert_not_called()
+    assert MlflowClient(store).get_run(run.run_id).data.metrics == {}

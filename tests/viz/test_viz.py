@@ -242,3 +242,61 @@ def test_save_figure_rejects_unknown_suffix(tmp_path: Path) -> None:
         save_figure(fig, tmp_path / "figure.jpeg")
     with pytest.raises(ValueError, match="dpi"):
         save_figure(fig, tmp_path / "figure.png", dpi=0)
+
+
+def _savefig_bytes(fig: Figure, path: Path, dpi: int) -> bytes:
+    """The independent reference: matplotlib's own ``savefig`` (two draws) of the same figure."""
+    fig.savefig(path, dpi=dpi, format="png")
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("dpi", [50, 120])
+def test_save_figure_png_is_byte_identical_to_savefig(tmp_path: Path, dpi: int) -> None:
+    rng = np.random.default_rng(3)
+    rec = {"L1": rng.standard_normal((40, 300)) * np.logspace(-4, 0, 300), "L2": rng.random((40, 2, 9))}
+    makers = [
+        lambda: plot_hierarchy([4096, 1024, 256, 64], _band_connectivity(4, scale=10.0), title="t"),
+        lambda: plot_layer_activity(rec, every=5, title="activity"),  # symlog colour bars, 4 axes
+    ]
+    for i, make in enumerate(makers):
+        # saved three times: constrained layout refines itself on a second pass, under savefig as here
+        ref_fig, fig = make(), make()
+        reference = [_savefig_bytes(ref_fig, tmp_path / f"ref{i}{r}.png", dpi) for r in range(3)]
+        for r in range(3):
+            save_figure(fig, tmp_path / f"new{i}{r}.png", dpi=dpi)
+            assert (tmp_path / f"new{i}{r}.png").read_bytes() == reference[r], (i, r)
+            assert fig.dpi == ref_fig.dpi == 100.0  # restored, as savefig restores it
+
+
+def test_save_figure_png_follows_savefig_rc_settings(tmp_path: Path) -> None:
+    import matplotlib as mpl
+
+    with mpl.rc_context({"savefig.facecolor": "0.5", "savefig.transparent": False}):
+        reference = _savefig_bytes(plot_layer_activity({"L1": np.eye(6)}), tmp_path / "ref.png", 80)
+        save_figure(plot_layer_activity({"L1": np.eye(6)}), tmp_path / "new.png", dpi=80)
+    assert (tmp_path / "new.png").read_bytes() == reference
+    assert mpimg.imread(tmp_path / "new.png")[0, 0, 0] == pytest.approx(0.5, abs=0.01)  # grey border
+
+
+def test_save_figure_png_of_a_figure_without_agg_canvas(tmp_path: Path) -> None:
+    fig = Figure(figsize=(2.0, 1.5))  # plain FigureCanvasBase: saved through savefig
+    fig.add_subplot().plot([0, 1], [1, 0])
+    out = save_figure(fig, tmp_path / "plain.png", dpi=40)
+    assert mpimg.imread(out).shape[:2] == (60, 80)
+
+
+@pytest.mark.parametrize("kind", ["heatmap", "raster", "mean"])
+def test_activity_figure_does_not_depend_on_the_input_float_type(tmp_path: Path, kind: str) -> None:
+    # float32 recordings are widened only where drawn: the same file as from float64 input
+    rng = np.random.default_rng(5)
+    rec32 = {"L1": (rng.random((30, 500)) > 0.7).astype(np.float32), "L2": rng.standard_normal((30, 40))}
+    rec32["L2"] = rec32["L2"].astype(np.float32)
+    rec64 = {k: v.astype(np.float64) for k, v in rec32.items()}
+    for name, rec in (("f32", rec32), ("f64", rec64)):
+        save_figure(plot_layer_activity(rec, kind=kind, max_neurons=50), tmp_path / f"{name}.png", dpi=40)
+    assert (tmp_path / "f32.png").read_bytes() == (tmp_path / "f64.png").read_bytes()
+    if kind != "raster":  # the spike test runs on the float32 data: L1 (0s and 1s) is labelled spikes
+        fig = plot_layer_activity(rec32, kind=kind, max_neurons=50)
+        bars = [ax for ax in fig.axes if hasattr(ax, "_colorbar")]
+        label = bars[0].get_ylabel() if kind == "heatmap" else fig.axes[0].get_ylabel()
+        assert "spikes" in label
