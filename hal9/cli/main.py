@@ -121,5 +121,20 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
+def console_main() -> int:
+    """The ``hal9`` command: :func:`main`, then ``gc.freeze()`` before the interpreter exits.
+
+    At exit CPython's last collections traverse every object torch and MLflow created (0.65–1.3 s
+    measured after a demo); frozen objects are skipped, which cut the demo's fixed cost by ~1.9 s
+    (8.6 → 6.7 s at 10k neurons, 7.7 → 5.8 s at 100k, interleaved runs). Only for the process's own
+    exit: in-process callers of :func:`main` keep a normal collector.
+    """
+    import gc
+
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(console_main())

@@ -41,8 +41,10 @@ class RunResult:
         State of the params' neuron model after the last step, ``(batch, neurons)`` tensors.
     recordings : dict[int, Tensor]
         Layer index → ``(T // every, batch, n_k)`` activity (rates, or spikes 0/1 for spiking models)
-        after steps
-        ``every−1, 2·every−1, …``.
+        after steps ``every−1, 2·every−1, …``. Recorded layers that are adjacent share one neuron-major
+        buffer (one copy per record instead of one per layer), so with several layers or ``batch > 1``
+        a recording is a strided view: ``.reshape`` works, ``.view`` may not, and ``torch.save`` of one
+        layer writes the shared buffer (save ``.contiguous()`` copies).
     layer_means : Tensor
         ``(T // every, batch, K)`` mean activity of every layer at the same recorded steps
         (``(0, batch, K)`` with ``run(..., means=False)``).
@@ -293,7 +295,13 @@ def run(
     n_rec = steps // every
     _check_recordings_fit(n_rec, batch, network, record)
     slices = {k: network.layer_slice(k) for k in range(network.n_layers)}
-    recordings = {k: torch.empty((n_rec, batch, network.sizes[k]), device=dev, dtype=dtype) for k in record}
+    # adjacent recorded layers share one neuron-major buffer: one contiguous copy per range and record
+    offsets = network.offsets
+    ranges = _recorded_ranges(record)
+    buffers = [
+        torch.empty((n_rec, offsets[g[-1] + 1] - offsets[g[0]], batch), device=dev, dtype=dtype)
+        for g in ranges
+    ]
     layer_means = torch.empty((n_rec if means else 0, batch, network.n_layers), device=dev, dtype=dtype)
     sizes_t = torch.tensor(network.sizes, device=dev, dtype=dtype)
     layer_slices = [slices[k] for k in range(network.n_layers)]
@@ -335,8 +343,10 @@ def run(
         activity, state = step(state, drive, step_params)
         if (t + 1) % every == 0:
             r = (t + 1) // every - 1
-            for k in record:
-                recordings[k][r] = activity[:, slices[k]]
+            if buffers:
+                neuron_major = activity.T
+                for g, buf in zip(ranges, buffers, strict=True):
+                    buf[r].copy_(neuron_major[offsets[g[0]] : offsets[g[-1] + 1]])
             if means:
                 # layers are contiguous index ranges: one contiguous reduction per layer (2–4× faster
                 # than torch.segment_reduce at 100k neurons, batch 1 and 16, on one or two threads)
@@ -346,4 +356,21 @@ def run(
                 else:
                     torch.div(sums, sizes_t, out=layer_means[r])
     times = (torch.arange(1, n_rec + 1, device=dev, dtype=torch.float64) * every) * params.dt
+    views: dict[int, Tensor] = {}
+    for g, buf in zip(ranges, buffers, strict=True):
+        for k in g:
+            lo, hi = offsets[k] - offsets[g[0]], offsets[k + 1] - offsets[g[0]]
+            views[k] = buf[:, lo:hi, :].transpose(1, 2)
+    recordings = {k: views[k] for k in record}
     return RunResult(state, recordings, layer_means, times, steps, every)
+
+
+def _recorded_ranges(record: Sequence[int]) -> list[list[int]]:
+    """The recorded layers grouped into runs of adjacent indices, e.g. ``(5, 0, 1, 2) → [[0, 1, 2], [5]]``."""
+    groups: list[list[int]] = []
+    for k in sorted(record):
+        if groups and groups[-1][-1] == k - 1:
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    return groups

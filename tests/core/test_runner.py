@@ -268,3 +268,28 @@ def test_compile_failure_falls_back_to_the_eager_step(monkeypatch: pytest.Monkey
         out = run(net, p, x, record=[0], compile=True)
     eager = run(net, p, x, record=[0])
     assert torch.equal(out.recordings[0], eager.recordings[0])
+
+
+def test_recordings_of_adjacent_and_separate_layers_equal_the_per_layer_activity() -> None:
+    """Adjacent recorded layers share one buffer (one copy per record): each layer's view must hold
+    exactly its own activity, in the caller's order, for any batch and ``every``."""
+    net = _net()
+    p = rate_params(RateConfig(tau=2.0), net.sizes)
+    x = _inputs(steps=9, batch=3)
+    every = 2
+    full = run(net, p, x, record=range(net.n_layers), every=every)
+    parts = run(net, p, x, record=(3, 0, 1), every=every)
+    assert list(parts.recordings) == [3, 0, 1]
+    for k in (3, 0, 1):
+        assert parts.recordings[k].shape == (9 // every, 3, net.sizes[k])
+        assert torch.equal(parts.recordings[k], full.recordings[k])
+    # the same values as slicing the activity of a run recorded at every step
+    states = []
+    state = None
+    for t in range(9):
+        out = run(net, p, x[t : t + 1], state=state)
+        state = out.final_state
+        states.append(state.x)
+    want = torch.stack(states[every - 1 :: every])[:, :, net.layer_slice(3)]
+    assert torch.equal(parts.recordings[3], want)
+    assert parts.recordings[0].reshape(-1).numel() == (9 // every) * 3 * net.sizes[0]
