@@ -272,15 +272,8 @@ class _SurrogateConfig(FrozenConfig):
     tau_mem: float = 4.0
 
 
-class _SurrogateParams(NamedTuple):
-    tau_mem: Tensor
-    bias: Tensor
-    v_rest: float
-    v_reset: float
-    v_th: float
-    refractory_steps: int
-    dt: float
-    alpha: Tensor | None = None
+class _SurrogateParams(LIFParams):
+    """LIF's fields under a type of its own (the registry needs one per model)."""
 
 
 class _SurrogateState(NamedTuple):
