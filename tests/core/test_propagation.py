@@ -367,6 +367,7 @@ def test_lif_step_broadcasts_a_state_over_the_drive_batch() -> None:
     [
         ("spikes", 0.5, "state.spikes must hold only 0 and 1"),
         ("spikes", 2.0, "state.spikes must hold only 0 and 1"),
+        ("spikes", -0.0, "state.spikes must hold only 0 and 1"),
         ("refractory", 0.5, "state.refractory must hold whole numbers"),
         ("refractory", -1.0, "state.refractory must hold whole numbers"),
     ],

@@ -196,8 +196,8 @@ def check_spiking_state(state: LIFState) -> None:
     """Refuse a LIF-family state :func:`integrate_and_fire` is not defined for: ``spikes`` other than
     0/1 or ``refractory`` counters that are not whole numbers ≥ 0 (``ValueError`` naming the field)."""
     s = state.spikes
-    if not bool(((s == 0) | (s == 1)).all()):
-        raise ValueError("state.spikes must hold only 0 and 1")
+    if not bool(((s == 0) | (s == 1)).all()) or bool(torch.signbit(s).any()):
+        raise ValueError("state.spikes must hold only 0 and 1 (not -0.0)")
     r = state.refractory
     if not bool(((r >= 0) & (r == torch.round(r))).all()):
         raise ValueError("state.refractory must hold whole numbers >= 0 (refractory steps left)")
