@@ -11,7 +11,7 @@ Two ways to compute ``d_i = Σ_j W_ij a_j`` for a ``(batch, N)`` activity ``a``:
   simulators propagate spikes (Brian2's ``on_pre``, NEST's spike delivery); with ~1.5 % of neurons
   spiking it touches ~68× fewer synapses than the dense product.
 
-:func:`choose_propagation` picks one per step from the spike density (the fraction of ``batch · N``
+:func:`hal9.core.run` picks one per step from the spike density (the fraction of ``batch · N``
 entries that are 1) against :func:`event_density_threshold`, a crossover measured on CPU (see
 ``tests/benchmarks/test_bench_propagation.py`` and docs/benchmarks.md).
 
@@ -33,7 +33,6 @@ __all__ = [
     "EventPlan",
     "EventStructure",
     "Propagation",
-    "choose_propagation",
     "deliver",
     "event_density_threshold",
     "event_drive",
@@ -249,15 +248,3 @@ def event_drive(plan: EventPlan, activity: Tensor) -> Tensor:
     :func:`synaptic_drive`.
     """
     return deliver(plan, spike_events(activity), int(activity.shape[0]))
-
-
-def choose_propagation(
-    mode: Propagation, spiking: bool, density: float, batch: int = 1
-) -> Literal["dense", "event"]:
-    """The path of one step: ``"dense"`` for non-spiking models or ``mode="dense"``; ``"event"`` for
-    ``mode="event"``; with ``"auto"``, ``"event"`` while ``density < event_density_threshold(batch)``."""
-    if mode == "dense" or not spiking:
-        return "dense"
-    if mode == "event":
-        return "event"
-    return "event" if density < event_density_threshold(batch) else "dense"

@@ -36,7 +36,7 @@ from hal9.core import (
 )
 from hal9.core.neurons import NeuronModel, registered_neuron_model
 from hal9.core.neurons.lif import LIFParams, integrate_and_fire, lif_init_state, lif_step
-from hal9.core.propagation import choose_propagation, event_density_threshold
+from hal9.core.propagation import event_density_threshold
 
 
 def _net(n: int = 600, dtype: torch.dtype = torch.float64, seed: int = 0):
@@ -156,16 +156,10 @@ def test_run_gives_the_same_spike_trains_on_every_path(model: str, dtype: torch.
 
 
 def test_propagation_choice_and_bad_values() -> None:
-    assert choose_propagation("auto", spiking=False, density=0.0) == "dense"
-    assert choose_propagation("auto", spiking=True, density=EVENT_DENSITY_THRESHOLD / 2) == "event"
-    assert choose_propagation("auto", spiking=True, density=EVENT_DENSITY_THRESHOLD) == "dense"
     # the threshold falls with the batch towards its floor, and is the batch-1 value at batch 1
     assert event_density_threshold(1) == EVENT_DENSITY_THRESHOLD
     assert event_density_threshold(16) < event_density_threshold(4) < EVENT_DENSITY_THRESHOLD
-    assert choose_propagation("auto", spiking=True, density=0.03, batch=1) == "event"
-    assert choose_propagation("auto", spiking=True, density=0.03, batch=16) == "dense"
-    assert choose_propagation("event", spiking=True, density=1.0) == "event"
-    assert choose_propagation("dense", spiking=True, density=0.0) == "dense"
+    assert event_density_threshold(1) > 0.03 > event_density_threshold(16)
     net = _net(300)
     x = torch.zeros((3, 1, net.sizes[0]), dtype=net.dtype)
     rate = rate_params(RateConfig(), net.sizes, dtype=net.dtype)

@@ -10,9 +10,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hal9.selforg._reference_sweep import _dominance_sum
 from hal9.selforg.reference import (
     ReferenceResult,
-    _dominance_sum,
     count_connected_pairs,
     count_connections,
     hal9_hash,
@@ -292,13 +292,13 @@ def test_sweep_on_hand_built_boundary_pairs() -> None:
 
 def test_sweep_needs_its_band(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the band switched off (δ = 0) the sweep miscounts HAL9's grid features: the band matters."""
-    import hal9.selforg.reference as ref_mod
+    import hal9.selforg._reference_sweep as sweep_mod
 
     s, c = hal9_reference_features(2999)
     right = numpy_count(2999)
-    assert ref_mod._sweep_count(s, c) == right
-    monkeypatch.setattr(ref_mod, "_DELTA", 0.0)
-    assert ref_mod._sweep_count(s, c) != right
+    assert sweep_mod._sweep_count(s, c) == right
+    monkeypatch.setattr(sweep_mod, "_DELTA", 0.0)
+    assert sweep_mod._sweep_count(s, c) != right
 
 
 @settings(max_examples=60, deadline=None)
