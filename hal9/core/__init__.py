@@ -22,7 +22,7 @@ from hal9.core.deprecation import (
     warn_renamed,
 )
 from hal9.core.layers import LAYER_NAMES, MAX_LAYERS, designed_sizes, layer_name, sizes_for_total
-from hal9.core.modules import HierarchyNetwork, LIFNetwork, RateNetwork
+from hal9.core.modules import LEARNABLE, HierarchyNetwork, Learnable, LIFNetwork, RateNetwork
 from hal9.core.network import (
     Network,
     Projection,
@@ -34,6 +34,7 @@ from hal9.core.network import (
 )
 from hal9.core.neurons import (
     ACTIVATIONS,
+    SURROGATES,
     ALIFConfig,
     ALIFParams,
     ALIFState,
@@ -44,6 +45,7 @@ from hal9.core.neurons import (
     RateConfig,
     RateParams,
     RateState,
+    Surrogate,
     alif_params,
     alif_step,
     lif_params,
@@ -54,12 +56,16 @@ from hal9.core.neurons import (
     rate_step,
     register_neuron_model,
     registered_neuron_model,
+    spike,
+    surrogate_derivative,
     unregister_neuron_model,
 )
+from hal9.core.plasticity import Plasticity, Synapses, synapses_of
 from hal9.core.propagation import (
     EVENT_DENSITY_THRESHOLD,
     EventPlan,
     Propagation,
+    SparseDrive,
     event_drive,
     event_plan,
     synaptic_drive,
@@ -72,9 +78,11 @@ __all__ = [
     "ACTIVATIONS",
     "EVENT_DENSITY_THRESHOLD",
     "LAYER_NAMES",
+    "LEARNABLE",
     "MAX_LAYERS",
     "MIN_NORMAL",
     "REMOVED_IN",
+    "SURROGATES",
     "ALIFConfig",
     "ALIFParams",
     "ALIFState",
@@ -87,8 +95,10 @@ __all__ = [
     "LIFNetwork",
     "LIFParams",
     "LIFState",
+    "Learnable",
     "Network",
     "NeuronModel",
+    "Plasticity",
     "Projection",
     "Propagation",
     "RateConfig",
@@ -98,6 +108,9 @@ __all__ = [
     "RenamedKeys",
     "RenamingEnumType",
     "RunResult",
+    "SparseDrive",
+    "Surrogate",
+    "Synapses",
     "adjacency_violation",
     "alif_params",
     "alif_step",
@@ -129,6 +142,9 @@ __all__ = [
     "resolve_device",
     "run",
     "sizes_for_total",
+    "spike",
+    "surrogate_derivative",
+    "synapses_of",
     "synaptic_drive",
     "unregister_neuron_model",
     "warn_renamed",

@@ -9,7 +9,7 @@ neuron model (:mod:`hal9.core.neurons`) through :func:`~hal9.core.run`. :class:`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import torch
 from pydantic import BaseModel
@@ -21,15 +21,21 @@ from hal9.core.neurons import LIFConfig, RateConfig, neuron_model
 from hal9.core.propagation import Propagation
 from hal9.core.runner import RunResult, run
 
-__all__ = ["HierarchyNetwork", "LIFNetwork", "RateNetwork"]
+__all__ = ["LEARNABLE", "HierarchyNetwork", "LIFNetwork", "Learnable", "RateNetwork"]
+
+#: Neuron parameters a :class:`HierarchyNetwork` can learn besides the weights and biases.
+Learnable = Literal["time_constant", "threshold"]
+LEARNABLE: tuple[str, ...] = get_args(Learnable)
 
 
 class HierarchyNetwork(nn.Module):
     """A hierarchy of any registered neuron model with learnable sparse weights and biases.
 
     ``drive = W a + b + I`` feeds the model's step (rate: ``τ dx/dt = −x + f(drive)``; LIF/ALIF: the
-    membrane equation); gradients flow through the CSR weight values and the biases (spike thresholds
-    have no gradient: train spiking models with a surrogate gradient of your own, or simulate).
+    membrane equation); gradients flow through the CSR weight values (only the existing synapses: the
+    sparsity pattern is structural), the biases and, with ``learnable``, the time constants and spike
+    thresholds. Spiking models pass gradients through their spikes with the surrogate derivative of
+    their config (:mod:`hal9.core.neurons.surrogate`); the forward pass is the exact threshold.
 
     Parameters
     ----------
@@ -38,6 +44,10 @@ class HierarchyNetwork(nn.Module):
     neuron : pydantic config of a registered neuron model
         :class:`~hal9.core.RateConfig` (default), :class:`~hal9.core.LIFConfig`,
         :class:`~hal9.core.ALIFConfig`, …; its type selects the model.
+    learnable : sequence of {"time_constant", "threshold"}
+        Neuron parameters to learn: ``"time_constant"`` makes ``time_constant`` a parameter (clamped
+        to ``≥ dt`` in :meth:`neuron_params`, so ``dt/τ ≤ 1``); ``"threshold"`` adds a ``(N,)``
+        parameter ``threshold`` (spiking models only).
     seed, generator
         Randomness of the connectivity and weights (give at most one).
     device, dtype
@@ -50,7 +60,10 @@ class HierarchyNetwork(nn.Module):
     bias : nn.Parameter
         ``(N,)`` per-neuron bias ``b``.
     time_constant : Tensor
-        ``(N,)`` buffer: the model's main time constant (``tau`` or ``tau_mem``), per neuron.
+        ``(N,)`` buffer (a parameter with ``learnable=["time_constant"]``): the model's main time
+        constant (``tau`` or ``tau_mem``), per neuron.
+    threshold : nn.Parameter or None
+        ``(N,)`` per-neuron spike thresholds with ``learnable=["threshold"]``, else ``None``.
 
     Shape
     -----
@@ -79,6 +92,7 @@ class HierarchyNetwork(nn.Module):
         config: HierarchyConfig,
         neuron: BaseModel | None = None,
         *,
+        learnable: Sequence[Learnable] = (),
         seed: int | None = None,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
@@ -107,7 +121,33 @@ class HierarchyNetwork(nn.Module):
         self.weight_values = nn.Parameter(w.values().clone())
         params = self._config_params(net.device, net.dtype)
         self.bias = nn.Parameter(params.bias.clone())
-        self.register_buffer("time_constant", getattr(params, self.model.time_constant).clone())
+        self.learnable = self._check_learnable(learnable)
+        tau = getattr(params, self.model.time_constant).clone()
+        if "time_constant" in self.learnable:
+            self.time_constant = nn.Parameter(tau)
+        else:
+            self.register_buffer("time_constant", tau)
+        self.threshold: nn.Parameter | None = None
+        if "threshold" in self.learnable:
+            self.threshold = nn.Parameter(self._config_threshold(params))
+
+    def _check_learnable(self, learnable: Sequence[str]) -> tuple[str, ...]:
+        if isinstance(learnable, str):
+            raise ValueError(f"learnable must be a sequence of names, got the string {learnable!r}")
+        names = tuple(dict.fromkeys(learnable))
+        for name in names:
+            if name not in LEARNABLE:
+                raise ValueError(f"learnable entries must be in {LEARNABLE}, got {name!r}")
+        if "threshold" in names and self.model.threshold is None:
+            raise ValueError(
+                f"learnable 'threshold': the {self.model.name!r} neuron model has no spike threshold"
+            )
+        return names
+
+    def _config_threshold(self, params: Any) -> Tensor:
+        assert self.model.threshold is not None
+        value = getattr(params, self.model.threshold)
+        return torch.full_like(params.bias, float(value)) if not isinstance(value, Tensor) else value.clone()
 
     def _config_params(self, device: torch.device, dtype: torch.dtype) -> Any:
         return self.model.make_params(self.neuron_config, self.sizes, device=device, dtype=dtype)
@@ -132,6 +172,8 @@ class HierarchyNetwork(nn.Module):
             self.weight_values.copy_(w.values())
             self.bias.copy_(params.bias)
             self.time_constant.copy_(getattr(params, self.model.time_constant))
+            if self.threshold is not None:
+                self.threshold.copy_(self._config_threshold(params))
 
     def network(self) -> Network:
         """The current :class:`~hal9.core.Network`; its weight values are this module's parameter.
@@ -144,7 +186,13 @@ class HierarchyNetwork(nn.Module):
     def neuron_params(self) -> Any:
         """The model's params container with this module's ``bias`` and ``time_constant`` tensors."""
         params = self._config_params(self.bias.device, self.bias.dtype)
-        return params._replace(**{self.model.time_constant: self.time_constant, "bias": self.bias})
+        tau = self.time_constant
+        if "time_constant" in self.learnable:
+            tau = tau.clamp_min(params.dt)
+        fields: dict[str, Any] = {self.model.time_constant: tau, "bias": self.bias}
+        if self.threshold is not None and self.model.threshold is not None:
+            fields[self.model.threshold] = self.threshold
+        return params._replace(**fields)
 
     def forward(
         self,
@@ -174,7 +222,8 @@ class HierarchyNetwork(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        return f"model={self.model.name}, sizes={self.sizes}, synapses={self.weight_values.numel()}"
+        learn = f", learnable={list(self.learnable)}" if self.learnable else ""
+        return f"model={self.model.name}, sizes={self.sizes}, synapses={self.weight_values.numel()}{learn}"
 
 
 class RateNetwork(HierarchyNetwork):

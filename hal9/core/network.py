@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from hal9.core.config import ConnectivityConfig, HierarchyConfig, resolve_device
-from hal9.core.propagation import EventPlan, EventStructure, event_plan
+from hal9.core.propagation import EventPlan, EventStructure, event_plan, event_structure
 from hal9.core.rules import check_adjacent
 from hal9.core.sampling import make_generator, sample_distinct
 
@@ -130,6 +130,14 @@ class Network:
         if plan.structure is not None:
             self._structures["event"] = plan.structure
         return plan
+
+    def event_structure(self) -> EventStructure:
+        """The sparsity structure of ``weight`` in CSC form (no values): cached like
+        :meth:`event_plan`'s and checked against the matrix on each call, ``O(nnz)``."""
+        cached = self._structures.get("event")
+        if cached is None or not cached.matches(self.weight):
+            cached = self._structures["event"] = event_structure(self.weight)
+        return cached
 
     @property
     def n_layers(self) -> int:

@@ -22,8 +22,9 @@ atomics and the order of additions (hence the last bit) may differ between runs 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor
@@ -33,6 +34,7 @@ __all__ = [
     "EventPlan",
     "EventStructure",
     "Propagation",
+    "SparseDrive",
     "deliver",
     "event_density_threshold",
     "event_drive",
@@ -72,13 +74,75 @@ def event_density_threshold(batch: int) -> float:
     return _EVENT_DENSITY_FLOOR + (EVENT_DENSITY_THRESHOLD - _EVENT_DENSITY_FLOOR) / max(batch, 1)
 
 
-def synaptic_drive(weight: Tensor, activity: Tensor) -> Tensor:
+def synaptic_drive(weight: Tensor, activity: Tensor, structure: EventStructure | None = None) -> Tensor:
     """``Σ_j W_ij a_j`` for a batch: ``(batch, N) → (batch, N)`` via one sparse × dense product.
 
     ``activity`` is best kept in neuron-major memory (``activity.T`` contiguous), as :func:`run` does:
     the product then needs no copy and returns the same layout.
+
+    When the weight values carry a gradient, the product runs through :class:`SparseDrive`, whose
+    backward pass stays sparse (``O(batch · nnz)``); torch's own backward of a CSR product forms the
+    dense ``N × N`` gradient first. ``structure`` (the matrix's :class:`EventStructure`, made when not
+    given) supplies the transpose for the gradient of the activity.
     """
+    values = weight.values()
+    if values.requires_grad and torch.is_grad_enabled():
+        if structure is None or not structure.matches(weight):
+            structure = event_structure(weight)
+        neuron_major: Tensor = SparseDrive.apply(values, activity, structure, int(weight.shape[0]))
+        return neuron_major.T
     return (weight @ activity.T).T
+
+
+def _csr(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
+
+
+class SparseDrive(torch.autograd.Function):
+    """``d = W a`` for a CSR ``W`` given by its values, with a backward pass that never densifies ``W``.
+
+    Forward: ``d[b, i] = Σ_j W_ij a[b, j]`` (one CSR × dense product). Backward, for an upstream
+    gradient ``g`` of ``d``:
+
+    * ``∂L/∂W_ij = Σ_b g[b, i] a[b, j]`` at the existing synapses only (a sampled dense–dense product,
+      ``torch.sparse.sampled_addmm``, ``O(batch · nnz)``): the sparsity pattern is structural, so no
+      gradient ever reaches a weight outside it;
+    * ``∂L/∂a = Wᵀ g`` through the transpose in CSR form (the CSC pointers, rows and value order of
+      the :class:`EventStructure`).
+
+    ``apply(values, activity, structure, n_rows) -> (n_rows, batch)``, i.e. ``(W aᵀ)`` neuron-major
+    (a fresh tensor, so the caller may modify its transpose in place); ``values`` ``(nnz,)`` in CSR
+    order, ``activity`` ``(batch, n_cols)``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, values: Tensor, activity: Tensor, structure: EventStructure, n_rows: int) -> Tensor:
+        n_cols = int(activity.shape[1])
+        weight = _csr(structure.crow, structure.col, values, (n_rows, n_cols))
+        ctx.structure, ctx.n_rows = structure, n_rows
+        ctx.save_for_backward(values, activity)
+        return weight @ activity.T
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
+        values, activity = ctx.saved_tensors
+        structure: EventStructure = ctx.structure
+        n_cols = int(activity.shape[1])
+        grad_values = grad_activity = None
+        if ctx.needs_input_grad[0]:
+            pattern = _csr(structure.crow, structure.col, torch.zeros_like(values), (ctx.n_rows, n_cols))
+            grad_values = torch.sparse.sampled_addmm(
+                pattern, grad.contiguous(), activity.contiguous(), beta=0.0
+            ).values()
+        if ctx.needs_input_grad[1]:
+            t_col = structure.targets.to(structure.col_ptr.dtype)
+            transpose = _csr(
+                structure.col_ptr, t_col, values.index_select(0, structure.order), (n_cols, ctx.n_rows)
+            )
+            grad_activity = (transpose @ grad).T
+        return grad_values, grad_activity, None, None
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hal9.core.network import Network, available_memory
+from hal9.core.network import Network, available_memory, csr_matrix
 from hal9.core.neurons import NeuronModel, neuron_model, neuron_model_names
+from hal9.core.plasticity import Plasticity, synapses_of
 from hal9.core.propagation import (
     PROPAGATIONS,
     EventPlan,
+    EventStructure,
     Propagation,
     deliver,
     event_density_threshold,
+    event_plan,
     spike_events,
     synaptic_drive,
 )
@@ -50,6 +53,11 @@ class RunResult:
         (``(0, batch, K)`` with ``run(..., means=False)``).
     times : Tensor
         ``(T // every,)`` simulated time of each record, ``(step + 1) · dt``.
+    weight : Tensor or None
+        With ``plasticity``: the ``(N, N)`` sparse CSR weight after the last update (same indices as
+        the network's); ``None`` otherwise.
+    plasticity_state : Any
+        With ``plasticity``: the rule's state after the last update; ``None`` otherwise.
     """
 
     final_state: State
@@ -58,6 +66,8 @@ class RunResult:
     times: Tensor
     steps: int
     every: int
+    weight: Tensor | None = None
+    plasticity_state: Any = None
 
 
 def initial_state(
@@ -218,6 +228,7 @@ def run(
     progress: bool = False,
     means: bool = True,
     propagation: Propagation = "auto",
+    plasticity: Plasticity | None = None,
 ) -> RunResult:
     """Simulate ``T`` steps of the hierarchy driven by ``inputs`` into L1.
 
@@ -260,6 +271,14 @@ def run(
         for spiking models, event-driven in the steps whose previous spike density is below
         :func:`~hal9.core.propagation.event_density_threshold`, dense otherwise; always dense for rate
         models. On CPU both paths give the same drive bitwise, so the choice never changes a result.
+        While gradients are recorded through the weight values or the activity (surrogate-gradient
+        training), every step is dense (:class:`~hal9.core.SparseDrive`, whose backward pass stays
+        sparse); ``"event"`` then raises.
+    plasticity : Plasticity, optional
+        A local learning rule (:mod:`hal9.learn`) applied after every step: ``values, state =
+        update(values, synapses, pre, post, state, params)`` with ``pre`` the activity that drove the
+        step and ``post`` the activity it produced; the next step uses the new weights. The sparsity
+        pattern never changes. The final weight and rule state are in the result.
 
     Returns
     -------
@@ -286,6 +305,8 @@ def run(
             "(use 'dense' or 'auto')"
         )
     dev, dtype, weight = network.device, network.dtype, network.weight
+    if plasticity is not None and not isinstance(plasticity, Plasticity):
+        raise ValueError(f"plasticity must be a hal9.core.Plasticity, got {type(plasticity).__name__}")
     if state is None:
         state = model.init_state(params, network.n_neurons, batch, device=dev, dtype=dtype)
     step: Callable[[Any, Tensor, Any], tuple[Tensor, Any]] = model.step
@@ -315,6 +336,29 @@ def run(
     events = propagation != "dense" and model.spiking
     max_events = event_density_threshold(batch) * batch * network.n_neurons
     plan: EventPlan | None = None
+    structure: EventStructure | None = None
+    # gradients through the weight values: the dense product with a sparse backward pass
+    weight_grad = weight.values().requires_grad and torch.is_grad_enabled()
+    if weight_grad and propagation == "event":
+        raise ValueError(
+            "propagation='event' cannot pass gradients to the weight values (it propagates spike "
+            "indices); use 'dense' or 'auto'"
+        )
+    if weight_grad:
+        structure = network.event_structure()
+    if plasticity is not None:
+        synapses = synapses_of(weight)
+        crow, col, values, p_state = (
+            weight.crow_indices(),
+            weight.col_indices(),
+            weight.values(),
+            plasticity.state,
+        )
+    n_all = network.n_neurons
+    # where each recorded range is copied: (batch, n_range) views of its neuron-major buffer, made
+    # _RECORD_CHUNK records at a time (one dispatch per record and range, no indexing in the loop)
+    full_range = [offsets[g[0]] == 0 and offsets[g[-1] + 1] == n_all for g in ranges]
+    dests: list[tuple[Tensor, ...]] = [() for _ in ranges]
     dense_last = False
     for t in iterator:
         drive = None
@@ -328,25 +372,44 @@ def run(
                     "propagation='event' cannot pass gradients through the activity of "
                     f"{model.name!r} (it propagates spike indices); use 'dense' or 'auto'"
                 )
-        elif events and not (dense_last and int(torch.count_nonzero(activity)) >= max_events):
+        elif (
+            events
+            and not weight_grad
+            and not (dense_last and int(torch.count_nonzero(activity)) >= max_events)
+        ):
             hits = spike_events(activity)
             if propagation == "event" or hits.numel() < max_events:
-                if plan is None:  # at the first event step: the current values, structure cached
-                    plan = network.event_plan()
+                if plan is None:  # the current values; the structure is cached on the network
+                    plan = network.event_plan() if plasticity is None else event_plan(weight, structure)
+                    structure = plan.structure
                 drive = deliver(plan, hits, batch)
         dense_last = drive is None
         if drive is None:
-            drive = synaptic_drive(weight, activity)
+            drive = synaptic_drive(weight, activity, structure)
         drive[:, :n1] += inputs[t]
         for k, li in layer_inputs.items():
             drive[:, slices[k]] += li[t]
+        pre = activity
         activity, state = step(state, drive, step_params)
+        if plasticity is not None:
+            values, p_state = plasticity.update(values, synapses, pre, activity, p_state, plasticity.params)
+            _check_plastic_values(values, weight, plasticity.name)
+            weight, plan = csr_matrix(crow, col, values, n_all), None
         if (t + 1) % every == 0:
             r = (t + 1) // every - 1
-            if buffers:
-                neuron_major = activity.T
-                for g, buf in zip(ranges, buffers, strict=True):
-                    buf[r].copy_(neuron_major[offsets[g[0]] : offsets[g[-1] + 1]])
+            c = r % _RECORD_CHUNK
+            for i, buf in enumerate(buffers):
+                if activity.requires_grad:  # recorded into the graph (a loss on the recordings)
+                    g = ranges[i]
+                    buf[r].copy_(activity.T[offsets[g[0]] : offsets[g[-1] + 1]])
+                    continue
+                if c == 0 or not dests[i]:
+                    dests[i] = buf[r : r + _RECORD_CHUNK].transpose(1, 2).unbind(0)
+                if full_range[i]:
+                    dests[i][c].copy_(activity)
+                else:
+                    g = ranges[i]
+                    dests[i][c].copy_(activity.narrow(1, offsets[g[0]], offsets[g[-1] + 1] - offsets[g[0]]))
             if means:
                 # layers are contiguous index ranges: one contiguous reduction per layer (2–4× faster
                 # than torch.segment_reduce at 100k neurons, batch 1 and 16, on one or two threads)
@@ -362,7 +425,26 @@ def run(
             lo, hi = offsets[k] - offsets[g[0]], offsets[k + 1] - offsets[g[0]]
             views[k] = buf[:, lo:hi, :].transpose(1, 2)
     recordings = {k: views[k] for k in record}
-    return RunResult(state, recordings, layer_means, times, steps, every)
+    if plasticity is None:
+        return RunResult(state, recordings, layer_means, times, steps, every)
+    return RunResult(state, recordings, layer_means, times, steps, every, weight, p_state)
+
+
+#: Records whose destination views are made at once (bounded Python objects for long recordings).
+_RECORD_CHUNK = 256
+
+
+def _check_plastic_values(values: Tensor, weight: Tensor, name: str) -> None:
+    """Refuse what a plasticity rule returned when it is not one value per synapse of ``weight``."""
+    old = weight.values()
+    if not isinstance(values, Tensor) or values.shape != old.shape:
+        shape = tuple(values.shape) if isinstance(values, Tensor) else type(values).__name__
+        raise ValueError(f"plasticity {name!r} must return ({old.numel()},) values, got {shape}")
+    if values.dtype != old.dtype or values.device != old.device:
+        raise ValueError(
+            f"plasticity {name!r} returned values of {values.dtype} on {values.device}; "
+            f"the weight is {old.dtype} on {old.device}"
+        )
 
 
 def _recorded_ranges(record: Sequence[int]) -> list[list[int]]:

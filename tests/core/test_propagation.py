@@ -173,9 +173,11 @@ def test_propagation_choice_and_bad_values() -> None:
     )
 
 
-def test_gradients_through_the_event_path_match_the_dense_path() -> None:
+def test_gradients_take_the_dense_path_and_event_refuses_them() -> None:
+    """With surrogate gradients the spikes carry a gradient, which spike indices would cut: "auto"
+    runs dense (same gradients bitwise) and a forced "event" raises."""
     grads = {}
-    for mode in ("dense", "event"):
+    for mode in ("dense", "auto", "event"):
         m = HierarchyNetwork(
             HierarchyConfig(base_size=80, n_layers=3, connectivity=ConnectivityConfig(fan_in_policy="clip")),
             LIFConfig(tau_mem=5.0),
@@ -184,12 +186,16 @@ def test_gradients_through_the_event_path_match_the_dense_path() -> None:
         )
         g = torch.Generator().manual_seed(2)
         x = 3.0 * torch.rand((15, 2, m.sizes[0]), generator=g, dtype=torch.float64)
+        if mode == "event":
+            with pytest.raises(ValueError, match="cannot pass gradients"):
+                run(m.network(), m.neuron_params(), x, propagation=mode)  # type: ignore[arg-type]
+            continue
         out = run(m.network(), m.neuron_params(), x, propagation=mode)  # type: ignore[arg-type]
         out.final_state.v.sum().backward()
         assert m.weight_values.grad is not None
         grads[mode] = m.weight_values.grad.clone()
     assert grads["dense"].abs().sum() > 0
-    torch.testing.assert_close(grads["event"], grads["dense"], rtol=1e-12, atol=1e-12)
+    assert torch.equal(grads["auto"], grads["dense"])
 
 
 def _branchwise(v0: Tensor, r0: Tensor, drive: Tensor, p: LIFParams, th: float | Tensor):

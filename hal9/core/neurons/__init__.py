@@ -37,6 +37,7 @@ from hal9.core.neurons.rate import (
     rate_params,
     rate_step,
 )
+from hal9.core.neurons.surrogate import SURROGATES, Surrogate, spike, surrogate_derivative
 
 #: The built-in models, registered in this order (a new model: one module + one line here).
 for _model in (RATE, LIF, ALIF):
@@ -48,6 +49,7 @@ __all__ = [
     "ALIF",
     "LIF",
     "RATE",
+    "SURROGATES",
     "ALIFConfig",
     "ALIFParams",
     "ALIFState",
@@ -59,6 +61,7 @@ __all__ = [
     "RateConfig",
     "RateParams",
     "RateState",
+    "Surrogate",
     "alif_init_state",
     "alif_params",
     "alif_step",
@@ -73,5 +76,7 @@ __all__ = [
     "rate_step",
     "register_neuron_model",
     "registered_neuron_model",
+    "spike",
+    "surrogate_derivative",
     "unregister_neuron_model",
 ]

@@ -74,6 +74,9 @@ class NeuronModel:
     check_state : callable, optional
         ``check_state(state)`` raises ``ValueError`` (naming the field) for values the step is not
         defined for; :func:`hal9.core.run` calls it on a state it is given.
+    threshold : str, optional
+        The params field of the spike threshold (a float, or a ``(N,)`` tensor when learned), which
+        :class:`hal9.core.HierarchyNetwork` can make a parameter; ``None`` for models without one.
     """
 
     name: str
@@ -89,6 +92,7 @@ class NeuronModel:
     prepare: Callable[[Any], Any] | None = None
     spiking: bool = False
     check_state: Callable[[Any], None] | None = None
+    threshold: str | None = None
 
 
 _MODELS: dict[str, NeuronModel] = {}

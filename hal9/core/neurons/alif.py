@@ -29,6 +29,7 @@ from torch import Tensor
 from hal9.core.config import positive_times
 from hal9.core.neurons._model import NeuronModel, neuron_major_zeros, per_neuron
 from hal9.core.neurons.lif import LIFConfig, check_spiking_state, integrate_and_fire
+from hal9.core.neurons.surrogate import Surrogate
 
 __all__ = [
     "ALIF",
@@ -72,12 +73,15 @@ class ALIFParams(NamedTuple):
     tau_adapt: Tensor
     v_rest: float
     v_reset: float
-    v_th: float
+    v_th: float | Tensor
     beta: float
     refractory_steps: int
     dt: float
     alpha: Tensor | None = None
     decay: Tensor | None = None
+    surrogate: Surrogate = "fast_sigmoid"
+    slope: float = 25.0
+    detach_reset: bool = True
 
 
 class ALIFState(NamedTuple):
@@ -112,6 +116,11 @@ def alif_params(
         config.beta,
         steps,
         float(config.dt),
+        None,
+        None,
+        config.surrogate,
+        config.surrogate_slope,
+        config.detach_reset,
     )
 
 
@@ -163,4 +172,5 @@ ALIF = NeuronModel(
     prepare=alif_prepare,
     spiking=True,
     check_state=check_spiking_state,
+    threshold="v_th",
 )

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from hal9.core.config import FrozenConfig, positive_times
 from hal9.core.neurons._model import NeuronModel, neuron_major_zeros, per_neuron
+from hal9.core.neurons.surrogate import Surrogate, spike
 
 __all__ = [
     "LIF",
@@ -34,6 +35,10 @@ class LIFConfig(FrozenConfig):
 
     ``τ_m dv/dt = −(v − v_rest) + Σ_j W_ij s_j + b + I``; a spike when ``v ≥ v_th``, then
     ``v ← v_reset`` and the neuron is clamped there for ``refractory`` time units.
+
+    Training: the threshold's derivative in the backward pass is the ``surrogate`` (see
+    :mod:`hal9.core.neurons.surrogate`) with slope ``surrogate_slope``; the forward pass is the exact
+    threshold. ``detach_reset`` (default) keeps the reset out of the gradient (Zenke & Vogels 2021).
     """
 
     tau_mem: float | tuple[float, ...] = 20.0
@@ -43,6 +48,9 @@ class LIFConfig(FrozenConfig):
     refractory: float = Field(2.0, ge=0.0, allow_inf_nan=False)
     bias: float = Field(0.0, allow_inf_nan=False)
     dt: float = Field(1.0, gt=0.0, allow_inf_nan=False)
+    surrogate: Surrogate = "fast_sigmoid"
+    surrogate_slope: float = Field(25.0, gt=0.0, allow_inf_nan=False)
+    detach_reset: bool = True
 
     @field_validator("tau_mem")
     @classmethod
@@ -61,17 +69,22 @@ class LIFParams(NamedTuple):
 
     Shape
     -----
-    ``tau_mem``, ``bias``: ``(neurons,)``. ``refractory_steps`` = ``round(refractory / dt)``.
+    ``tau_mem``, ``bias``: ``(neurons,)``; ``v_th`` a float or a ``(neurons,)`` tensor (a learnable
+    threshold). ``refractory_steps`` = ``round(refractory / dt)``. ``surrogate``, ``slope``,
+    ``detach_reset``: the backward pass of the threshold (see :class:`LIFConfig`).
     """
 
     tau_mem: Tensor
     bias: Tensor
     v_rest: float
     v_reset: float
-    v_th: float
+    v_th: float | Tensor
     refractory_steps: int
     dt: float
     alpha: Tensor | None = None
+    surrogate: Surrogate = "fast_sigmoid"
+    slope: float = 25.0
+    detach_reset: bool = True
 
 
 class LIFState(NamedTuple):
@@ -93,7 +106,19 @@ def lif_params(
     tau = per_neuron(config.tau_mem, sizes, "tau_mem", device, dtype)
     bias = torch.full((sum(sizes),), config.bias, device=tau.device, dtype=dtype)
     steps = round(config.refractory / config.dt)
-    return LIFParams(tau, bias, config.v_rest, config.v_reset, config.v_th, steps, float(config.dt))
+    return LIFParams(
+        tau,
+        bias,
+        config.v_rest,
+        config.v_reset,
+        config.v_th,
+        steps,
+        float(config.dt),
+        None,
+        config.surrogate,
+        config.surrogate_slope,
+        config.detach_reset,
+    )
 
 
 def lif_init_state(
@@ -121,6 +146,12 @@ class MembraneParams(Protocol):
     def dt(self) -> float: ...
     @property
     def alpha(self) -> Tensor | None: ...
+    @property
+    def surrogate(self) -> Surrogate: ...
+    @property
+    def slope(self) -> float: ...
+    @property
+    def detach_reset(self) -> bool: ...
 
 
 def integrate_and_fire(
@@ -147,6 +178,10 @@ def integrate_and_fire(
     state it is given).
     """
     alpha = params.dt / params.tau_mem if params.alpha is None else params.alpha
+    if torch.is_grad_enabled() and any(
+        isinstance(t, Tensor) and t.requires_grad for t in (state_v, drive, params.bias, alpha, threshold)
+    ):
+        return _integrate_and_fire_surrogate(state_v, state_refractory, drive, params, threshold, alpha)
     # v_int = v + α (v_rest − v + drive + b), the additions in the order written (the first addition
     # out of place, so a state broadcasts over the drive's batch as it did with the plain expression)
     v = torch.rsub(state_v, params.v_rest).add(drive).add_(params.bias).mul_(alpha).add_(state_v)
@@ -168,6 +203,37 @@ def integrate_and_fire(
     v.clamp_(-finite, finite).addcmul_(v, reset, value=-1.0)  # v − v·m: v where m = 0, 0 where m = 1
     if params.v_reset != 0.0:
         v.add_(reset, alpha=params.v_reset)
+    return v, refractory, spikes
+
+
+def _integrate_and_fire_surrogate(
+    state_v: Tensor,
+    state_refractory: Tensor,
+    drive: Tensor,
+    params: MembraneParams,
+    threshold: float | Tensor,
+    alpha: Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`integrate_and_fire` recorded for autograd: the same operations out of place (the same
+    values bitwise, tested), with the spike's derivative taken from the params' surrogate."""
+    v = torch.rsub(state_v, params.v_rest).add(drive).add(params.bias).mul(alpha).add(state_v)
+    # H(v − θ) equals (v ≥ θ) for floats: v − θ is 0 only when v = θ (gradual underflow)
+    spikes = spike(v - threshold, params.surrogate, params.slope)
+    if params.refractory_steps > 0 or bool(state_refractory.any()):
+        blocked = state_refractory.detach().clamp(0.0, 1.0)
+        spikes = torch.addcmul(spikes, spikes, blocked, value=-1.0)
+        fired = spikes.detach()
+        reset = (fired if params.detach_reset else spikes) + blocked
+        refractory = torch.add(state_refractory.detach() - blocked, fired, alpha=params.refractory_steps)
+    else:
+        same = state_refractory.shape == v.shape
+        refractory = state_refractory if same else state_refractory.expand_as(v).clone()
+        reset = spikes.detach() if params.detach_reset else spikes
+    finite = torch.finfo(v.dtype).max
+    v = v.clamp(-finite, finite)
+    v = torch.addcmul(v, v, reset, value=-1.0)
+    if params.v_reset != 0.0:
+        v = v.add(reset, alpha=params.v_reset)
     return v, refractory, spikes
 
 
@@ -221,4 +287,5 @@ LIF = NeuronModel(
     prepare=lif_prepare,
     spiking=True,
     check_state=check_spiking_state,
+    threshold="v_th",
 )
