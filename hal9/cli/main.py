@@ -17,11 +17,12 @@ from collections.abc import Sequence
 #: Config fields whose flag is not ``--<field>``.
 _FIELD_FLAGS = {"n_layers": "--layers", "n_null": "--null", "measures": "--measure"}
 #: Subcommands whose bad input and refused work end in one line and status 2 (serve/worker report their own).
-_ONE_LINE_COMMANDS = ("demo", "metrics", "organize", "tactical")
+_ONE_LINE_COMMANDS = ("demo", "learn", "metrics", "organize", "tactical")
 
 
 def _parser() -> argparse.ArgumentParser:
     from hal9.cli.demo import add_demo_parser
+    from hal9.cli.learn import add_learn_parser
     from hal9.cli.metrics import add_metrics_parser
     from hal9.cli.organize import add_organize_parser
     from hal9.cli.serve import add_serve_parser, add_worker_parser
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print as JSON"
     )
     add_demo_parser(sub)
+    add_learn_parser(sub)
     add_metrics_parser(sub)
     add_organize_parser(sub)
     add_tactical_parser(sub)
@@ -97,6 +99,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from hal9.cli.demo import run_demo_command
 
         return run_demo_command(args)
+    if args.command == "learn":
+        from hal9.cli.learn import run_learn_command
+
+        return run_learn_command(args)
     if args.command == "metrics":
         from hal9.cli.metrics import run_metrics_command
 
