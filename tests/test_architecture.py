@@ -16,18 +16,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "hal9"
-LIBRARY = ("core", "selforg", "metrics", "tactical", "tracking", "viz")
+LIBRARY = ("core", "selforg", "metrics", "tactical", "learn", "tracking", "viz")
 #: What each package may import (besides itself).
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "selforg": {"core"},
     "metrics": {"core"},
     "tactical": {"core"},
+    "learn": {"core"},
     "tracking": {"core"},
     "viz": {"core", "selforg", "metrics", "tactical"},
-    "experiments": {"core", "selforg", "metrics", "tactical", "tracking", "viz"},
-    "serve": {"core", "selforg", "metrics", "tactical", "tracking", "viz", "experiments"},
-    "cli": {"core", "selforg", "metrics", "tactical", "tracking", "viz", "experiments", "serve"},
+    "experiments": {"core", "selforg", "metrics", "tactical", "learn", "tracking", "viz"},
+    "serve": {"core", "selforg", "metrics", "tactical", "learn", "tracking", "viz", "experiments"},
+    "cli": {"core", "selforg", "metrics", "tactical", "learn", "tracking", "viz", "experiments", "serve"},
     "__init__": {"core"},
 }
 

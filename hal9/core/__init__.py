@@ -68,6 +68,7 @@ from hal9.core.propagation import (
     SparseDrive,
     event_drive,
     event_plan,
+    sparse_drive,
     synaptic_drive,
 )
 from hal9.core.rules import adjacency_violation, check_adjacent
@@ -142,6 +143,7 @@ __all__ = [
     "resolve_device",
     "run",
     "sizes_for_total",
+    "sparse_drive",
     "spike",
     "surrogate_derivative",
     "synapses_of",

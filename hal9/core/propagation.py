@@ -40,6 +40,7 @@ __all__ = [
     "event_drive",
     "event_plan",
     "event_structure",
+    "sparse_drive",
     "spike_events",
     "synaptic_drive",
 ]
@@ -89,9 +90,21 @@ def synaptic_drive(weight: Tensor, activity: Tensor, structure: EventStructure |
     if values.requires_grad and torch.is_grad_enabled():
         if structure is None or not structure.matches(weight):
             structure = event_structure(weight)
-        neuron_major: Tensor = SparseDrive.apply(values, activity, structure, int(weight.shape[0]))
-        return neuron_major.T
+        return sparse_drive(values, activity, structure, int(weight.shape[0]))
     return (weight @ activity.T).T
+
+
+def sparse_drive(values: Tensor, activity: Tensor, structure: EventStructure, n_rows: int) -> Tensor:
+    """``Σ_j W_ij a_j`` through :class:`SparseDrive` for the CSR matrix of ``structure`` with ``values``
+    ``(nnz,)``: ``(batch, n_cols) → (batch, n_rows)``, neuron-major.
+
+    For loops over time, take ``values = weight.values()`` **once** and pass it to every step: each
+    ``.values()`` call on a sparse tensor that requires grad adds a node whose memory torch 2.13 does
+    not free with the graph (measured: ~4 MB per 20-step run of a 448-neuron network, growing without
+    bound over training).
+    """
+    neuron_major: Tensor = SparseDrive.apply(values, activity, structure, n_rows)
+    return neuron_major.T
 
 
 def _csr(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:

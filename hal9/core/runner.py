@@ -22,6 +22,7 @@ from hal9.core.propagation import (
     deliver,
     event_density_threshold,
     event_plan,
+    sparse_drive,
     spike_events,
     synaptic_drive,
 )
@@ -346,6 +347,7 @@ def run(
         )
     if weight_grad:
         structure = network.event_structure()
+        grad_values = weight.values()  # once: each .values() call of a grad-carrying CSR leaks in torch
     if plasticity is not None:
         synapses = synapses_of(weight)
         crow, col, values, p_state = (
@@ -385,7 +387,11 @@ def run(
                 drive = deliver(plan, hits, batch)
         dense_last = drive is None
         if drive is None:
-            drive = synaptic_drive(weight, activity, structure)
+            if weight_grad:
+                assert structure is not None
+                drive = sparse_drive(grad_values, activity, structure, n_all)
+            else:
+                drive = synaptic_drive(weight, activity)
         drive[:, :n1] += inputs[t]
         for k, li in layer_inputs.items():
             drive[:, slices[k]] += li[t]
@@ -395,6 +401,8 @@ def run(
             values, p_state = plasticity.update(values, synapses, pre, activity, p_state, plasticity.params)
             _check_plastic_values(values, weight, plasticity.name)
             weight, plan = csr_matrix(crow, col, values, n_all), None
+            if weight_grad:
+                grad_values = values
         if (t + 1) % every == 0:
             r = (t + 1) // every - 1
             c = r % _RECORD_CHUNK
