@@ -181,7 +181,7 @@ class HierarchyNetwork(nn.Module):
         Gradients flow from the network's outputs into ``weight_values``.
         """
         weight = csr_matrix(self.crow_indices, self.col_indices, self.weight_values, sum(self.sizes))
-        return Network(self.sizes, weight, self.labels)
+        return Network(self.sizes, weight, self.labels, self.weight_values)
 
     def neuron_params(self) -> Any:
         """The model's params container with this module's ``bias`` and ``time_constant`` tensors."""

@@ -108,14 +108,32 @@ class Network:
     -----
     * ``weight``: ``(N, N)`` sparse CSR, ``nnz = Σ_i F_i``
     * ``labels``: ``(N,)`` int64 layer index per neuron
+    * ``values``: ``(nnz,)`` or ``None``: the tensor ``weight`` was built from when it carries a
+      gradient (a module's parameter). :func:`hal9.core.run` then differentiates through ``values``
+      directly: torch's backward through the CSR constructor and ``weight.values()`` forms the dense
+      ``N × N`` gradient first (40 GB at 100k neurons), which this path never does.
     """
 
     sizes: tuple[int, ...]
     weight: Tensor
     labels: Tensor
+    values: Tensor | None = None
     _structures: dict[str, EventStructure] = dataclass_field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+
+    def __post_init__(self) -> None:
+        v = self.values
+        if v is not None and (not isinstance(v, Tensor) or v.shape != (int(self.weight.values().numel()),)):
+            shape = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
+            raise ValueError(
+                f"values must be the ({self.weight.values().numel()},) synaptic values, got {shape}"
+            )
+
+    def grad_values(self) -> Tensor:
+        """The synaptic values to differentiate through: ``values`` when given, else
+        ``weight.values()`` (whose backward is dense, ``O(N²)`` memory; see the class notes)."""
+        return self.values if self.values is not None else self.weight.values()
 
     def event_plan(self) -> EventPlan:
         """The CSC form of ``weight`` with its current values, for event-driven propagation

@@ -339,7 +339,7 @@ def run(
     plan: EventPlan | None = None
     structure: EventStructure | None = None
     # gradients through the weight values: the dense product with a sparse backward pass
-    weight_grad = weight.values().requires_grad and torch.is_grad_enabled()
+    weight_grad = network.grad_values().requires_grad and torch.is_grad_enabled()
     if weight_grad and propagation == "event":
         raise ValueError(
             "propagation='event' cannot pass gradients to the weight values (it propagates spike "
@@ -347,13 +347,14 @@ def run(
         )
     if weight_grad:
         structure = network.event_structure()
-        grad_values = weight.values()  # once: each .values() call of a grad-carrying CSR leaks in torch
+        # once: each .values() call of a grad-carrying CSR leaks in torch 2.13 (see sparse_drive)
+        grad_values = network.grad_values()
     if plasticity is not None:
         synapses = synapses_of(weight)
         crow, col, values, p_state = (
             weight.crow_indices(),
             weight.col_indices(),
-            weight.values(),
+            network.grad_values(),
             plasticity.state,
         )
     n_all = network.n_neurons

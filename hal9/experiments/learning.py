@@ -36,7 +36,7 @@ class DigitsConfig(BaseModel):
 
     sizes: tuple[int, ...] = (64, 256, 128)
     connectivity: ConnectivityConfig = ConnectivityConfig(fan_in_within=16, fan_in_up=32, gain=2.0)
-    neuron: LIFConfig = LIFConfig(tau_mem=5.0, refractory=0.0)
+    neuron: LIFConfig = LIFConfig(tau_mem=5.0, v_th=0.5, refractory=0.0)
     train: TrainConfig = TrainConfig()
     seeds: tuple[int, ...] = Field((0, 1, 2, 3, 4), min_length=1)
     split_seed: int = 0

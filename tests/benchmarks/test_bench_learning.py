@@ -81,7 +81,7 @@ DIGITS = HierarchyConfig(
     n_layers=3,
     connectivity=ConnectivityConfig(fan_in_within=16, fan_in_up=32, gain=2.0),
 )
-NEURON = LIFConfig(tau_mem=5.0, refractory=0.0)
+NEURON = LIFConfig(tau_mem=5.0, v_th=0.5, refractory=0.0)
 GRAD_RTOL = 1e-6  # of the largest |gradient| entry; see the module docstring
 
 needs_snntorch = pytest.mark.skipif(not snntorch_available(), reason="snntorch >= 1.0 is not installed")

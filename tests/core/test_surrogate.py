@@ -255,3 +255,18 @@ def test_run_refuses_bad_plasticity() -> None:
     wrong = Plasticity(lambda v, s, a, b, st, pr: (v.double(), st), None, None, "f64")
     with pytest.raises(ValueError, match="float64"):
         run(net, p, x, plasticity=wrong)
+
+
+def test_module_gradients_never_form_the_dense_matrix() -> None:
+    """The module's network carries its parameter as ``values``: backward runs through ``SparseDrive``
+    on it, never through torch's CSR-constructor backward (which densifies ``N × N``: 40 GB at 100k)."""
+    m = HierarchyNetwork(SMALL, LIFConfig(tau_mem=4.0), seed=0)
+    assert m.network().values is m.weight_values
+    x = 2.0 * torch.rand((10, 2, m.sizes[0]), generator=torch.Generator().manual_seed(0))
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        m(x, record=[2]).recordings[2].sum().backward()
+    ops = {e.key for e in prof.key_averages()}
+    assert not {o for o in ops if "to_dense" in o or "sparse_mask" in o}, sorted(ops)
+    assert any("SparseDrive" in o for o in ops)
+    with pytest.raises(ValueError, match="values must be"):
+        Network(m.sizes, m.network().weight, m.labels, m.weight_values[:-1])
