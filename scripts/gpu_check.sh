@@ -38,10 +38,11 @@ bench() {  # bench NAME LIMIT_S PYTEST_ARGS...: one benchmark file on CUDA, its 
 
 stage gpu_tests 60 "$PY" -m pytest -m gpu tests -q -p no:cacheprovider -rs
 HAL9_BENCH_RUN_SIZES=100000,1000000,4000000 HAL9_BENCH_RUN_STEPS=50 \
-    bench bench_run_vs_loop 60 tests/benchmarks/test_bench_run_vs_loop.py
+    bench bench_run_vs_loop 50 tests/benchmarks/test_bench_run_vs_loop.py
 HAL9_BENCH_PROP_N=1000000 bench bench_propagation 25 tests/benchmarks/test_bench_propagation.py
 HAL9_BENCH_SPIKING_STEPS=300 bench bench_spiking 35 tests/benchmarks/test_bench_spiking.py
-bench bench_dynamics 35 tests/benchmarks/test_bench_dynamics.py --bench-json "$OUT/bench_dynamics.json"
+bench bench_dynamics 25 tests/benchmarks/test_bench_dynamics.py --bench-json "$OUT/bench_dynamics.json"
+HAL9_BENCH_LEARNING_SCALE_STEPS=100 bench bench_learning 20 tests/benchmarks/test_bench_learning.py -k gpu
 bench bench_assign 25 tests/benchmarks/test_bench_assign.py
 bench bench_phi 20 tests/benchmarks/test_bench_phi.py
 bench bench_tactical 20 tests/benchmarks/test_bench_tactical.py

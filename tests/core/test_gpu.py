@@ -84,3 +84,20 @@ def test_generic_module_runs_alif_on_cuda_and_resets_in_place() -> None:
     assert m.weight_values.data_ptr() == ptr
     fresh = HierarchyNetwork(CFG, ALIFConfig(v_th=0.5), seed=1, device="cuda")
     assert torch.equal(m.weight_values, fresh.weight_values)
+
+
+@pytest.mark.parametrize("neuron", [RateConfig(tau=3.0), LIFConfig(tau_mem=3.0, v_th=0.5)])
+def test_cuda_gradients_match_cpu(neuron: object) -> None:
+    """Surrogate gradients and SparseDrive's backward (sampled_addmm, the transpose product) on CUDA."""
+    small = HierarchyConfig(base_size=300, n_layers=3, connectivity=ConnectivityConfig(fan_in_policy="clip"))
+    grads = []
+    for device in ("cpu", "cuda"):
+        m = HierarchyNetwork(
+            small, neuron, learnable=["time_constant"], seed=0, device=device, dtype=torch.float64
+        )  # type: ignore[arg-type]
+        x = torch.rand((15, 3, m.sizes[0]), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+        m(x.to(device), record=[2]).recordings[2].sum().backward()
+        grads.append([p.grad.cpu() for p in m.parameters()])  # type: ignore[union-attr]
+    for gc, gg in zip(*grads, strict=True):
+        assert gc.abs().sum() > 0
+        torch.testing.assert_close(gg, gc, rtol=1e-9, atol=1e-9)
