@@ -94,16 +94,23 @@ def synaptic_drive(weight: Tensor, activity: Tensor, structure: EventStructure |
     return (weight @ activity.T).T
 
 
-def sparse_drive(values: Tensor, activity: Tensor, structure: EventStructure, n_rows: int) -> Tensor:
+def sparse_drive(
+    values: Tensor,
+    activity: Tensor,
+    structure: EventStructure,
+    n_rows: int,
+    cache: dict[str, Any] | None = None,
+) -> Tensor:
     """``Σ_j W_ij a_j`` through :class:`SparseDrive` for the CSR matrix of ``structure`` with ``values``
     ``(nnz,)``: ``(batch, n_cols) → (batch, n_rows)``, neuron-major.
 
     For loops over time, take ``values = weight.values()`` **once** and pass it to every step: each
     ``.values()`` call on a sparse tensor that requires grad adds a node whose memory torch 2.13 does
     not free with the graph (measured: ~4 MB per 20-step run of a 448-neuron network, growing without
-    bound over training).
+    bound over training). ``cache`` (a dict, one per run) keeps the transpose for the backward pass
+    while ``values`` stays the same tensor.
     """
-    neuron_major: Tensor = SparseDrive.apply(values, activity, structure, n_rows)
+    neuron_major: Tensor = SparseDrive.apply(values, activity, structure, n_rows, cache)
     return neuron_major.T
 
 
@@ -125,37 +132,55 @@ class SparseDrive(torch.autograd.Function):
     * ``∂L/∂a = Wᵀ g`` through the transpose in CSR form (the CSC pointers, rows and value order of
       the :class:`EventStructure`).
 
-    ``apply(values, activity, structure, n_rows) -> (n_rows, batch)``, i.e. ``(W aᵀ)`` neuron-major
+    ``apply(values, activity, structure, n_rows, cache) -> (n_rows, batch)``, i.e. ``(W aᵀ)`` neuron-major
     (a fresh tensor, so the caller may modify its transpose in place); ``values`` ``(nnz,)`` in CSR
     order, ``activity`` ``(batch, n_cols)``.
     """
 
     @staticmethod
-    def forward(ctx: Any, values: Tensor, activity: Tensor, structure: EventStructure, n_rows: int) -> Tensor:
+    def forward(
+        ctx: Any,
+        values: Tensor,
+        activity: Tensor,
+        structure: EventStructure,
+        n_rows: int,
+        cache: dict[str, Any] | None = None,
+    ) -> Tensor:
         n_cols = int(activity.shape[1])
         weight = _csr(structure.crow, structure.col, values, (n_rows, n_cols))
-        ctx.structure, ctx.n_rows = structure, n_rows
+        ctx.structure, ctx.n_rows, ctx.cache = structure, n_rows, cache
         ctx.save_for_backward(values, activity)
         return weight @ activity.T
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None, None]:
         values, activity = ctx.saved_tensors
         structure: EventStructure = ctx.structure
         n_cols = int(activity.shape[1])
         grad_values = grad_activity = None
         if ctx.needs_input_grad[0]:
             pattern = _csr(structure.crow, structure.col, torch.zeros_like(values), (ctx.n_rows, n_cols))
-            grad_values = torch.sparse.sampled_addmm(
-                pattern, grad.contiguous(), activity.contiguous(), beta=0.0
-            ).values()
+            grad_values = torch.sparse.sampled_addmm(pattern, grad, activity, beta=0.0).values()
         if ctx.needs_input_grad[1]:
-            t_col = structure.targets.to(structure.col_ptr.dtype)
-            transpose = _csr(
-                structure.col_ptr, t_col, values.index_select(0, structure.order), (n_cols, ctx.n_rows)
-            )
+            transpose = _transpose(structure, values, ctx.cache)
             grad_activity = (transpose @ grad).T
-        return grad_values, grad_activity, None, None
+        return grad_values, grad_activity, None, None, None
+
+
+def _transpose(structure: EventStructure, values: Tensor, cache: dict[str, Any] | None) -> Tensor:
+    """``Wᵀ`` in CSR form from the CSC order of ``structure``; with a ``cache`` (one per run), made
+    once for the same ``values`` tensor instead of at every step's backward."""
+    if cache is not None and cache.get("values") is values:
+        return cache["transpose"]  # type: ignore[no-any-return]
+    t_col = structure.targets.to(structure.col_ptr.dtype)
+    n_cols = int(structure.col_ptr.numel()) - 1
+    n_rows = int(structure.crow.numel()) - 1
+    transpose = _csr(
+        structure.col_ptr, t_col, values.detach().index_select(0, structure.order), (n_cols, n_rows)
+    )
+    if cache is not None:
+        cache["values"], cache["transpose"] = values, transpose
+    return transpose
 
 
 @dataclass(frozen=True)

@@ -349,6 +349,7 @@ def run(
         structure = network.event_structure()
         # once: each .values() call of a grad-carrying CSR leaks in torch 2.13 (see sparse_drive)
         grad_values = network.grad_values()
+    drive_cache: dict[str, Any] = {}
     if plasticity is not None:
         synapses = synapses_of(weight)
         crow, col, values, p_state = (
@@ -362,6 +363,8 @@ def run(
     # _RECORD_CHUNK records at a time (one dispatch per record and range, no indexing in the loop)
     full_range = [offsets[g[0]] == 0 and offsets[g[-1] + 1] == n_all for g in ranges]
     dests: list[tuple[Tensor, ...]] = [() for _ in ranges]
+    graded: list[dict[int, Tensor]] = [{} for _ in ranges]
+    graded_means: dict[int, Tensor] = {}
     dense_last = False
     for t in iterator:
         drive = None
@@ -390,7 +393,7 @@ def run(
         if drive is None:
             if weight_grad:
                 assert structure is not None
-                drive = sparse_drive(grad_values, activity, structure, n_all)
+                drive = sparse_drive(grad_values, activity, structure, n_all, drive_cache)
             else:
                 drive = synaptic_drive(weight, activity)
         drive[:, :n1] += inputs[t]
@@ -408,9 +411,9 @@ def run(
             r = (t + 1) // every - 1
             c = r % _RECORD_CHUNK
             for i, buf in enumerate(buffers):
-                if activity.requires_grad:  # recorded into the graph (a loss on the recordings)
+                if activity.requires_grad:  # kept in the graph (a loss on the recordings), stacked at the end
                     g = ranges[i]
-                    buf[r].copy_(activity.T[offsets[g[0]] : offsets[g[-1] + 1]])
+                    graded[i][r] = activity.T[offsets[g[0]] : offsets[g[-1] + 1]]
                     continue
                 if c == 0 or not dests[i]:
                     dests[i] = buf[r : r + _RECORD_CHUNK].transpose(1, 2).unbind(0)
@@ -423,12 +426,19 @@ def run(
                 # layers are contiguous index ranges: one contiguous reduction per layer (2–4× faster
                 # than torch.segment_reduce at 100k neurons, batch 1 and 16, on one or two threads)
                 sums = torch.stack([activity[:, sl].sum(1) for sl in layer_slices], 1)
-                if sums.requires_grad:  # out= cannot record a gradient
-                    layer_means[r] = sums / sizes_t
+                if sums.requires_grad:  # out= cannot record a gradient; stacked at the end
+                    graded_means[r] = sums / sizes_t
                 else:
                     torch.div(sums, sizes_t, out=layer_means[r])
     times = (torch.arange(1, n_rec + 1, device=dev, dtype=torch.float64) * every) * params.dt
     views: dict[int, Tensor] = {}
+    # records that carry a gradient were kept as views (copying each into the buffer would make every
+    # backward step copy the whole buffer's gradient: O(T²) traffic); stacked once here
+    for i, kept in enumerate(graded):
+        if kept:
+            buffers[i] = torch.stack([kept.get(r, buffers[i][r]) for r in range(n_rec)])
+    if graded_means:
+        layer_means = torch.stack([graded_means.get(r, layer_means[r]) for r in range(n_rec)])
     for g, buf in zip(ranges, buffers, strict=True):
         for k in g:
             lo, hi = offsets[k] - offsets[g[0]], offsets[k + 1] - offsets[g[0]]

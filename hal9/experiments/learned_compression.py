@@ -66,7 +66,7 @@ import dataclasses
 import math
 import time
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 import numpy as np
 import torch
@@ -95,8 +95,12 @@ __all__ = [
     "BOUNDARY_METRICS",
     "CONDITIONS",
     "KEEP_METRICS",
+    "BoundaryStats",
     "CompressionSummary",
     "LearnedCompressionConfig",
+    "RatioResult",
+    "SeedRecord",
+    "Stats",
     "load_inputs",
     "measure",
     "norm_matched",
@@ -128,7 +132,7 @@ class LearnedCompressionConfig(BaseModel):
     data: Literal["digits", "gaussian"] = "digits"
     base_size: int = Field(64, ge=2, le=4096, description="L1 size (64 for digits)")
     n_layers: int = Field(4, ge=2, le=9)
-    ratios: tuple[float, ...] = Field((math.e,), min_length=1, description="compression ratios, each > 1")
+    ratios: tuple[Annotated[float, Field(gt=1.0, allow_inf_nan=False)], ...] = Field((math.e,), min_length=1)
     fan_in: int | None = Field(None, ge=1, description="bottom-up fan-in; None: the whole source layer")
     gain: float = Field(1.0, gt=0.0, allow_inf_nan=False, description="build_network gain (weights gain/√F)")
     rule: Literal["oja_subspace", "sanger"] = "oja_subspace"
@@ -138,7 +142,7 @@ class LearnedCompressionConfig(BaseModel):
     noise_sd: float = Field(0.3, gt=0.0, allow_inf_nan=False, description="σ of the layer noise, > 0")
     n_components: int = Field(10, ge=1)
     n_surrogates: int = Field(10, ge=0)
-    seeds: tuple[int, ...] = Field(tuple(range(10)), min_length=2, description="≥ 2 distinct seeds ≥ 0")
+    seeds: tuple[Annotated[int, Field(ge=0)], ...] = Field(tuple(range(10)), min_length=2)
     split_seed: int = Field(0, ge=0)
     test_fraction: float = Field(0.25, gt=0.0, lt=1.0)
     data_seed: int = Field(0, ge=0)
@@ -148,18 +152,11 @@ class LearnedCompressionConfig(BaseModel):
     device: str = "cpu"
     dtype: Literal["float32", "float64"] = "float64"
 
-    @field_validator("ratios")
+    @field_validator("ratios", "seeds")
     @classmethod
-    def _ratios(cls, v: tuple[float, ...]) -> tuple[float, ...]:
-        if any(not math.isfinite(r) or r <= 1.0 for r in v) or len(set(v)) != len(v):
-            raise ValueError(f"ratios must be distinct finite numbers > 1, got {v}")
-        return v
-
-    @field_validator("seeds")
-    @classmethod
-    def _seeds(cls, v: tuple[int, ...]) -> tuple[int, ...]:
-        if any(s < 0 for s in v) or len(set(v)) != len(v):
-            raise ValueError(f"seeds must be distinct integers ≥ 0, got {v}")
+    def _distinct(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"the values must be distinct, got {v}")
         return v
 
     @field_validator("device")
@@ -170,9 +167,7 @@ class LearnedCompressionConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> LearnedCompressionConfig:
         if self.data == "digits" and self.base_size != 64:
-            raise ValueError(
-                f"base_size must be 64 with data='digits' (the 8×8 pixels), got {self.base_size}"
-            )
+            raise ValueError(f"base_size must be 64 with data='digits' (8×8 pixels), got {self.base_size}")
         n_test = math.ceil(1797 * self.test_fraction) if self.data == "digits" else self.n_test
         if n_test < 4 * self.n_components:
             raise ValueError(
@@ -203,6 +198,8 @@ class BoundaryStats(TypedDict):
 
 
 class SeedRecord(TypedDict):
+    """One seed: relative weight change ``‖W − W₀‖/‖W₀‖``; per boundary, metric → condition → value."""
+
     seed: int
     weight_change: float
     boundaries: list[dict[str, dict[str, float]]]
@@ -210,6 +207,8 @@ class SeedRecord(TypedDict):
 
 
 class RatioResult(TypedDict):
+    """One ratio: sizes, per-seed records, stats (conditions and paired differences), verdict, answer."""
+
     ratio: float
     sizes: list[int]
     synapses: int
@@ -275,6 +274,17 @@ def _params(cfg: LearnedCompressionConfig, sizes: tuple[int, ...]) -> Any:
     return rate_params(neuron, sizes, device=cfg.device, dtype=cfg.torch_dtype())
 
 
+def _noise(
+    gen: torch.Generator, lead: tuple[int, ...], sizes: tuple[int, ...], sd: float, dev: Any, dtype: Any
+) -> dict[int, Tensor]:
+    """``{k: (*lead, n_k)}`` i.i.d. ``N(0, sd²)`` for every layer above L1, drawn in float64 on the CPU."""
+    return {
+        k: (sd * torch.randn(*lead, n, generator=gen, dtype=torch.float64)).to(device=dev, dtype=dtype)
+        for k, n in enumerate(sizes)
+        if k > 0
+    }
+
+
 def _with_weight(network: Network, weight: Tensor) -> Network:
     return Network(network.sizes, weight, network.labels)
 
@@ -296,12 +306,7 @@ def train_hierarchy(cfg: LearnedCompressionConfig, network: Network, x_train: Te
         t = min(_TRAIN_CHUNK, cfg.train_steps - done)
         idx = torch.randint(x_train.shape[0], (t, cfg.batch), generator=gen)
         inputs = x_train[idx].to(device=dev, dtype=dtype)
-        noise = {
-            k: (cfg.noise_sd * torch.randn(t, cfg.batch, sizes[k], generator=gen, dtype=torch.float64)).to(
-                device=dev, dtype=dtype
-            )
-            for k in range(1, len(sizes))
-        }
+        noise = _noise(gen, (t, cfg.batch), sizes, cfg.noise_sd, dev, dtype)
         res = run(net, params, inputs, state=state, layer_inputs=noise, plasticity=plast, means=False)
         assert res.weight is not None
         net, state = _with_weight(network, res.weight), res.final_state
@@ -370,15 +375,8 @@ def measure(
     k_layers, sizes = net.n_layers, net.sizes
     inputs = x_test.unsqueeze(0).expand(k_layers, -1, -1)
     extra = {k: v.unsqueeze(0).expand(k_layers, -1, -1) for k, v in noise.items()}
-    res = run(
-        net,
-        _params(cfg, sizes),
-        inputs,
-        layer_inputs=extra,
-        record=range(k_layers),
-        every=k_layers,
-        means=False,
-    )
+    params = _params(cfg, sizes)
+    res = run(net, params, inputs, layer_inputs=extra, record=range(k_layers), every=k_layers, means=False)
     acts = {k: res.recordings[k][0].contiguous() for k in range(k_layers)}
     reports = compression_boundaries(
         {k: a.unsqueeze(1) for k, a in acts.items()},
@@ -389,14 +387,8 @@ def measure(
         seed=seed,
     )
     rows = [
-        {
-            "mi_corrected": r.mi_corrected,
-            "mi_null_subtracted": r.mi_null_subtracted,
-            "reconstruction_r2": r.reconstruction_r2,
-            "upper_pr": r.upper_pr,
-            "pr_ratio": r.pr_ratio,
-            "subspace_alignment": _alignment(net, r.lower, acts[r.lower]),
-        }
+        {m: float(getattr(r, m)) for m in BOUNDARY_METRICS[:-1]}
+        | {"subspace_alignment": _alignment(net, r.lower, acts[r.lower])}
         for r in reports
     ]
     end_to_end = reconstruction_r2(acts[k_layers - 1], acts[0], ridge=1e-3)
@@ -426,17 +418,15 @@ def _verdict(boundaries: list[BoundaryStats], control: str) -> dict[str, str]:
     return out
 
 
+_WORDS = {"yes": "YES", "no": "NO (the control keeps more)", "inconclusive": "not shown (an interval has 0)"}
+
+
 def _answer(result: RatioResult, n_seeds: int) -> str:
     sizes = "→".join(map(str, result["sizes"]))
     lines = [f"ratio {result['ratio']:.4g} ({sizes}), {n_seeds} seeds, paired 95 % t intervals:"]
     for control in CONDITIONS[1:]:
         v = result["verdict"][control]
-        words = {
-            "yes": "YES",
-            "no": "NO (the control keeps more at every boundary)",
-            "inconclusive": "not shown (some interval includes 0)",
-        }
-        parts = "; ".join(f"{m}: {words[v[m]]}" for m in KEEP_METRICS)
+        parts = "; ".join(f"{m}: {_WORDS[v[m]]}" for m in KEEP_METRICS)
         lines.append(f"  learned keeps more than {control} at every boundary — {parts}")
     for b in result["boundaries"]:
         cells = []
@@ -465,11 +455,10 @@ def _run_ratio(
         from tqdm.auto import tqdm
 
         iterator = tqdm(iterator, desc=f"ratio {ratio:.3g}", unit="seed", leave=False)
-    sizes: tuple[int, ...] = ()
-    synapses = 0
+    sizes, synapses = hcfg.layer_sizes(), 0
     for seed in iterator:
         net0 = build_network(hcfg, seed=seed, device=dev, dtype=dtype)
-        sizes, synapses = net0.sizes, net0.n_synapses
+        synapses = net0.n_synapses
         learned = train_hierarchy(cfg, net0, x_train, seed)
         nets = {
             "learned": learned,
@@ -477,16 +466,8 @@ def _run_ratio(
             "norm_matched": _with_weight(net0, norm_matched(net0.weight, learned.weight)),
         }
         gen = torch.Generator(device="cpu").manual_seed(_stream_seed(seed, _TEST_STREAM))
-        noise = {
-            k: (cfg.noise_sd * torch.randn(x_test.shape[0], sizes[k], generator=gen, dtype=torch.float64)).to(
-                device=dev, dtype=dtype
-            )
-            for k in range(1, len(sizes))
-        }
-        per: dict[str, tuple[list[dict[str, float]], float]] = {}
-        for name, net in nets.items():
-            rows, e2e, _ = measure(cfg, net, x_test_d, noise, ratio, seed)
-            per[name] = (rows, e2e)
+        noise = _noise(gen, (x_test.shape[0],), sizes, cfg.noise_sd, dev, dtype)
+        per = {name: measure(cfg, net, x_test_d, noise, ratio, seed)[:2] for name, net in nets.items()}
         v0, v1 = net0.weight.values(), learned.weight.values()
         seeds.append(
             {
@@ -580,9 +561,7 @@ def _metrics(summary: CompressionSummary) -> dict[str, float]:
         for b in res["boundaries"]:
             for m, st in b["metrics"].items():
                 key = f"{prefix}b{b['boundary']}.{m}"
-                out[f"{key}.learned_mean"] = st["learned"]["mean"]
-                out[f"{key}.random_mean"] = st["random"]["mean"]
-                out[f"{key}.norm_matched_mean"] = st["norm_matched"]["mean"]
+                out.update({f"{key}.{c}_mean": st[c]["mean"] for c in CONDITIONS})
                 for c, tag in (("diff_random", "diff"), ("diff_norm_matched", "norm_diff")):
                     out[f"{key}.{tag}_mean"] = st[c]["mean"]
                     out[f"{key}.{tag}_ci_low"], out[f"{key}.{tag}_ci_high"] = st[c]["ci95"]
@@ -607,13 +586,13 @@ def run_and_log(
     figures = [] if outputs is None else [_figure(summary, outputs)]
     summary["figures"] = [str(f) for f in figures]
     if experiment is not None:
-        name = f"learned-compression-{cfg.data}-{cfg.rule}"
+        name, metrics = f"learned-compression-{cfg.data}-{cfg.rule}", _metrics(summary)
         summary["mlflow"] = log_run(
             experiment,
             config=cfg,
             run_name=name,
             tracking_uri=tracking_uri,
-            metrics=_metrics(summary),
+            metrics=metrics,
             artifacts=figures,
         )
     return summary
