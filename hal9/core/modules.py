@@ -131,7 +131,9 @@ class HierarchyNetwork(nn.Module):
         if "threshold" in self.learnable:
             self.threshold = nn.Parameter(self._config_threshold(params))
 
-    def _check_learnable(self, learnable: Sequence[str]) -> tuple[str, ...]:
+    def _check_learnable(self, learnable: Sequence[str] | None) -> tuple[str, ...]:
+        if learnable is None:
+            return ()
         if isinstance(learnable, str):
             raise ValueError(f"learnable must be a sequence of names, got the string {learnable!r}")
         names = tuple(dict.fromkeys(learnable))

@@ -124,11 +124,18 @@ class Network:
 
     def __post_init__(self) -> None:
         v = self.values
-        if v is not None and (not isinstance(v, Tensor) or v.shape != (int(self.weight.values().numel()),)):
-            shape = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
+        if v is None:
+            return
+        w = self.weight.values()
+        if not isinstance(v, Tensor) or v.shape != w.shape or v.dtype != w.dtype or v.device != w.device:
+            what = f"{tuple(v.shape)} {v.dtype} on {v.device}" if isinstance(v, Tensor) else type(v).__name__
             raise ValueError(
-                f"values must be the ({self.weight.values().numel()},) synaptic values, got {shape}"
+                f"values must be the ({w.numel()},) {w.dtype} synaptic values on {w.device} that weight "
+                f"was built from, got {what}"
             )
+        # the same tensor (a module's parameter, as csr_matrix keeps it) or, checked, equal values
+        if v.data_ptr() != w.data_ptr() and not torch.equal(v.detach(), w.detach()):
+            raise ValueError("values differ from weight.values(): pass the tensor weight was built from")
 
     def grad_values(self) -> Tensor:
         """The synaptic values to differentiate through: ``values`` when given, else

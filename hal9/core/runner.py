@@ -59,6 +59,9 @@ class RunResult:
         the network's); ``None`` otherwise.
     plasticity_state : Any
         With ``plasticity``: the rule's state after the last update; ``None`` otherwise.
+    weight_values : Tensor or None
+        With ``plasticity``: the ``(nnz,)`` values of ``weight`` as the rule returned them. Differentiate
+        through these, not ``weight.values()`` (whose backward forms the dense ``N × N`` gradient).
     """
 
     final_state: State
@@ -69,6 +72,7 @@ class RunResult:
     every: int
     weight: Tensor | None = None
     plasticity_state: Any = None
+    weight_values: Tensor | None = None
 
 
 def initial_state(
@@ -156,6 +160,15 @@ def _validate(
         p = getattr(params, name)
         if not isinstance(p, Tensor) or p.shape != (n,) or p.device != network.device:
             raise ValueError(f"params.{name} must be a ({n},) tensor on {network.device}")
+    if model.threshold is not None:
+        th = getattr(params, model.threshold)
+        if isinstance(th, Tensor) and (
+            th.shape != (n,) or th.device != network.device or th.dtype != network.dtype
+        ):
+            raise ValueError(
+                f"params.{model.threshold} must be a float or a ({n},) {network.dtype} tensor on "
+                f"{network.device}, got {tuple(th.shape)} {th.dtype} on {th.device}"
+            )
     if state is not None:
         if type(state) is not model.state_type:
             raise ValueError(
@@ -404,8 +417,12 @@ def run(
             values, p_state = plasticity.update(values, synapses, pre, activity, p_state, plasticity.params)
             _check_plastic_values(values, weight, plasticity.name)
             weight, plan = csr_matrix(crow, col, values, n_all), None
-            if weight_grad:
-                grad_values = values
+            if values.requires_grad and torch.is_grad_enabled():
+                # the rule's output carries a gradient (the network's values, or the rule's own
+                # parameters): from now on the sparse backward on ``values``, never weight.values()
+                weight_grad, grad_values = True, values
+                if structure is None:
+                    structure = network.event_structure()
         if (t + 1) % every == 0:
             r = (t + 1) // every - 1
             c = r % _RECORD_CHUNK
@@ -414,8 +431,8 @@ def run(
                     g = ranges[i]
                     graded[i][r] = activity.T[offsets[g[0]] : offsets[g[-1] + 1]]
                     continue
-                if c == 0 or not dests[i]:
-                    dests[i] = buf[r : r + _RECORD_CHUNK].unbind(0)
+                if c == 0 or not dests[i]:  # the chunk of records that holds r
+                    dests[i] = buf[r - c : r - c + _RECORD_CHUNK].unbind(0)
                 # (n_range, batch) ← the neuron-major activity's rows: both sides laid out alike (a copy
                 # into a transposed view of the buffer is 20–30× slower at batch 1, measured)
                 if full_range[i]:
@@ -448,7 +465,7 @@ def run(
     recordings = {k: views[k] for k in record}
     if plasticity is None:
         return RunResult(state, recordings, layer_means, times, steps, every)
-    return RunResult(state, recordings, layer_means, times, steps, every, weight, p_state)
+    return RunResult(state, recordings, layer_means, times, steps, every, weight, p_state, values)
 
 
 #: Records whose destination views are made at once (bounded Python objects for long recordings).

@@ -125,7 +125,11 @@ class HierarchyClassifier(nn.Module):
         )
         with torch.no_grad():  # U(−1/√n, 1/√n) weights as nn.Linear's default, from an explicit generator
             bound = 1.0 / self.hierarchy.sizes[k] ** 0.5
-            self.readout.weight.uniform_(-bound, bound, generator=gen)
+            # drawn on the CPU (the generator's device) and copied: the same weights on every device
+            shape = self.readout.weight.shape
+            self.readout.weight.copy_(
+                torch.empty(shape, dtype=w.dtype).uniform_(-bound, bound, generator=gen)
+            )
             self.readout.bias.zero_()
 
     def forward(self, inputs: Tensor, state: Any = None) -> Tensor:
@@ -133,8 +137,8 @@ class HierarchyClassifier(nn.Module):
         return self.readout(out.recordings[self.readout_layer].mean(0))  # type: ignore[no-any-return]
 
     def windows(self, inputs: Tensor, window: int) -> Iterator[tuple[Tensor, Any]]:
-        """Truncated BPTT: for each window of ``window`` steps, ``(mean activity of the readout layer in
-        the window (batch, n_k), final state)`` with the state detached at the window's start."""
+        """Truncated BPTT: for each window of ``window`` steps, ``(summed activity of the readout layer
+        over the window (batch, n_k), final state)`` with the state detached at the window's start."""
         state = None
         for t0 in range(0, inputs.shape[0], window):
             out = self.hierarchy(

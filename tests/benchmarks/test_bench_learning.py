@@ -228,11 +228,11 @@ def test_scale_step_small_in_process() -> None:
     info = scale_step(600, steps=20, batch=2, rounds=1, device="cpu", threads=None)
     assert info["neurons"] == sum(info["sizes"]) and len(info["sizes"]) == SCALE_LAYERS
     assert info["loss_finite"] and info["weights_changed"]
-    assert info["step_s"] > 0 and info["peak_rss_mb"] >= info["baseline_rss_mb"] > 0
-    # in-process the high-water marks include the test session's own history: only their presence and
-    # sign are checked here (the benchmark measures them in a fresh subprocess)
+    assert info["step_s"] > 0 and info["baseline_rss_mb"] > 0
+    # in-process the high-water marks mix the test session's history with the reset of VmHWM (the
+    # relations between them hold only in the fresh subprocess the benchmark uses): presence and sign only
+    assert info["peak_rss_mb"] > 0 and info["step_peak_rss_mb"] >= 0
     assert info["peak_hwm_mb"] is None or info["peak_hwm_mb"] > 0
-    assert info["step_peak_rss_mb"] >= 0
 
 
 # --------------------------------------------------------------------------------------------------

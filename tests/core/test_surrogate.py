@@ -23,9 +23,11 @@ from hal9.core import (
     RateConfig,
     build_network,
     csr_matrix,
+    lif_params,
     lif_step,
     rate_params,
     run,
+    sparse_drive,
     spike,
     surrogate_derivative,
     synapses_of,
@@ -270,3 +272,48 @@ def test_module_gradients_never_form_the_dense_matrix() -> None:
     assert any("SparseDrive" in o for o in ops)
     with pytest.raises(ValueError, match="values must be"):
         Network(m.sizes, m.network().weight, m.labels, m.weight_values[:-1])
+
+
+def test_plasticity_whose_output_carries_a_gradient_stays_sparse() -> None:
+    """A rule with a learnable rate: its output values carry a gradient although the network's do not;
+    the run differentiates through them with the sparse backward (no dense ``N × N`` anywhere)."""
+    net = build_network(SMALL, seed=0, dtype=torch.float64)
+    p = rate_params(RateConfig(tau=2.0), net.sizes, dtype=torch.float64)
+    x = torch.rand((6, 2, net.sizes[0]), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    lr = torch.tensor(0.05, dtype=torch.float64, requires_grad=True)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        out = run(net, p, x, plasticity=Plasticity(_grow, lr, 0, "grow"), record=[2])
+        assert out.weight_values is not None and out.weight_values.requires_grad
+        (out.recordings[2].sum() + out.weight_values.sum()).backward()
+    ops = {e.key for e in prof.key_averages()}
+    assert not {o for o in ops if "to_dense" in o or "sparse_mask" in o}, sorted(ops)
+    assert lr.grad is not None and torch.isfinite(lr.grad) and lr.grad != 0
+
+
+def test_sparse_drive_refuses_a_second_derivative() -> None:
+    net = build_network(SMALL, seed=0, dtype=torch.float64)
+    structure = event_structure(net.weight)
+    values = net.weight.values().clone().requires_grad_(True)
+    x = torch.rand((2, net.n_neurons), dtype=torch.float64, requires_grad=True)
+    y = sparse_drive(values, x, structure, net.n_neurons)
+    (g,) = torch.autograd.grad(y.pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match=r"once_differentiable|double backward|differentiable"):
+        g.sum().backward()
+
+
+def test_network_values_and_thresholds_are_validated() -> None:
+    net = build_network(SMALL, seed=0)
+    w = net.weight
+    with pytest.raises(ValueError, match="values must be"):
+        Network(net.sizes, w, net.labels, w.values().double())
+    with pytest.raises(ValueError, match="values differ"):
+        Network(net.sizes, w, net.labels, w.values() + 1.0)
+    assert Network(net.sizes, w, net.labels, w.values().clone()).values is not None  # equal values: fine
+    p = lif_params(LIFConfig(), net.sizes)
+    x = torch.rand((3, 1, net.sizes[0]))
+    for bad in (torch.ones(1), torch.ones(net.n_neurons, 1), torch.ones(net.n_neurons, dtype=torch.float64)):
+        with pytest.raises(ValueError, match=r"params\.v_th must be"):
+            run(net, p._replace(v_th=bad), x)
+    ok = run(net, p._replace(v_th=torch.full((net.n_neurons,), 1.0)), x)
+    assert torch.equal(ok.final_state.v, run(net, p, x).final_state.v)
+    assert HierarchyNetwork(SMALL, LIFConfig(), learnable=None, seed=0).learnable == ()  # type: ignore[arg-type]
