@@ -35,13 +35,7 @@ def add_learn_parser(sub: Any) -> None:
     dig.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     dig.add_argument("--encoding", choices=ENCODINGS, default="current")
     dig.add_argument("--tbptt", type=int, default=None, help="truncated BPTT window in steps")
-    dig.add_argument("--outputs", type=Path, default=Path("outputs"), help="figure folder (default outputs/)")
-    dig.add_argument("--no-figures", action="store_true", help="skip the figure")
-    dig.add_argument("--experiment", default="hal9-learning", help="MLflow experiment name")
-    dig.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    dig.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: env or ./mlflow.db)")
-    dig.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
-    dig.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_run_options(dig, "hal9-learning")
     comp = lsub.add_parser(
         "compression",
         help="does a hierarchy trained with local rules compress better than random? (paired CIs)",
@@ -53,17 +47,32 @@ def add_learn_parser(sub: Any) -> None:
         "--config", type=Path, default=None, help="JSON LearnedCompressionConfig (default: defaults)"
     )
     comp.add_argument("--seeds", type=int, default=None, help="number of seeds 0..k-1 (overrides the config)")
-    comp.add_argument(
+    _add_run_options(comp, "hal9-learned-compression")
+
+
+def _add_run_options(parser: Any, experiment: str) -> None:
+    """The output, MLflow and printing options every ``hal9 learn`` recipe takes."""
+    parser.add_argument(
         "--outputs", type=Path, default=Path("outputs"), help="figure folder (default outputs/)"
     )
-    comp.add_argument("--no-figures", action="store_true", help="skip the figure")
-    comp.add_argument("--experiment", default="hal9-learned-compression", help="MLflow experiment name")
-    comp.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    comp.add_argument(
+    parser.add_argument("--no-figures", action="store_true", help="skip the figure")
+    parser.add_argument("--experiment", default=experiment, help="MLflow experiment name")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    parser.add_argument(
         "--tracking-uri", default=None, help="MLflow tracking URI (default: env or ./mlflow.db)"
     )
-    comp.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
-    comp.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of a recipe's ``run_and_log`` from :func:`_add_run_options`' flags."""
+    return {
+        "outputs": None if args.no_figures else args.outputs,
+        "experiment": None if args.no_mlflow else args.experiment,
+        "tracking_uri": args.tracking_uri,
+        "progress": not args.no_progress and not args.json,
+    }
 
 
 def run_learn_command(args: argparse.Namespace) -> int:
@@ -95,13 +104,7 @@ def run_learn_command(args: argparse.Namespace) -> int:
         tbptt=args.tbptt,
     )
     cfg = DigitsConfig(sizes=sizes, train=train, seeds=tuple(range(args.seeds)))
-    summary = run_and_log(
-        cfg,
-        outputs=None if args.no_figures else args.outputs,
-        experiment=None if args.no_mlflow else args.experiment,
-        tracking_uri=args.tracking_uri,
-        progress=not args.no_progress and not args.json,
-    )
+    summary = run_and_log(cfg, **_run_options(args))
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -129,13 +132,7 @@ def _compression(args: argparse.Namespace) -> int:
     cfg = LearnedCompressionConfig.model_validate_json(text)
     if args.seeds is not None:
         cfg = LearnedCompressionConfig.model_validate({**cfg.model_dump(), "seeds": tuple(range(args.seeds))})
-    summary = run_and_log(
-        cfg,
-        outputs=None if args.no_figures else args.outputs,
-        experiment=None if args.no_mlflow else args.experiment,
-        tracking_uri=args.tracking_uri,
-        progress=not args.no_progress and not args.json,
-    )
+    summary = run_and_log(cfg, **_run_options(args))
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

@@ -26,8 +26,10 @@ def log_run(
     tracking_uri: str | None,
     metrics: Mapping[str, float],
     artifacts: Sequence[Path],
+    series: Mapping[str, Sequence[float]] | None = None,
 ) -> MlflowRef:
-    """Log ``config`` as params, ``metrics`` (one batch) and ``artifacts`` in one run (:mod:`hal9.tracking`).
+    """Log ``config`` as params, ``metrics`` and ``series`` (one batch) and ``artifacts`` in one run
+    (:mod:`hal9.tracking`).
 
     Parameters
     ----------
@@ -43,6 +45,8 @@ def log_run(
         Logged in one batch at step 0.
     artifacts : sequence of Path
         Files logged as artifacts.
+    series : mapping of str to sequence of float, optional
+        Metric curves, each logged at steps ``0 .. n-1`` (e.g. per epoch).
 
     Returns
     -------
@@ -51,8 +55,8 @@ def log_run(
     """
     from hal9.tracking import start_run
 
-    with start_run(experiment, config=config, run_name=run_name, tracking_uri=tracking_uri) as tr:
-        tr.log_metrics(metrics)
+    with start_run(experiment, run_name=run_name, tracking_uri=tracking_uri) as tr:
+        tr.log_batch(params=config, metrics=metrics, series=series)
         for path in artifacts:
             tr.log_artifact(path)
         return {

@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 from pydantic import BaseModel, ConfigDict, Field
 
 from hal9.core import ConnectivityConfig, HierarchyConfig, LIFConfig
-from hal9.experiments._tracking import MlflowRef
+from hal9.experiments._tracking import MlflowRef, log_run
 from hal9.learn import HierarchyClassifier, TrainConfig, fit, load_digits_split
 
 __all__ = ["DigitsConfig", "DigitsSummary", "mean_interval", "run_and_log", "run_digits"]
@@ -152,8 +152,6 @@ def run_and_log(
     figures = [] if outputs is None else [_figure(summary, outputs)]
     summary["figures"] = [str(f) for f in figures]
     if experiment is not None:
-        from hal9.tracking import start_run
-
         series: dict[str, list[float]] = {}
         for r in summary["seeds"]:
             series[f"seed{r['seed']}.train_loss"] = r["train_loss"]
@@ -166,14 +164,13 @@ def run_and_log(
             "median_epoch_seconds": summary["median_epoch_seconds"],
             **{f"seed{r['seed']}.final_test_accuracy": r["test_accuracy"] for r in summary["seeds"]},
         }
-        name = f"digits-{'x'.join(map(str, cfg.sizes))}"
-        with start_run(experiment, run_name=name, tracking_uri=tracking_uri) as tr:
-            tr.log_batch(params=cfg, metrics=metrics, series=series)
-            for path in figures:
-                tr.log_artifact(path)
-            summary["mlflow"] = {
-                "tracking_uri": tr.tracking_uri,
-                "run_id": tr.run_id,
-                "fallback_path": str(tr.fallback_path) if tr.is_fallback else None,
-            }
+        summary["mlflow"] = log_run(
+            experiment,
+            config=cfg,
+            run_name=f"digits-{'x'.join(map(str, cfg.sizes))}",
+            tracking_uri=tracking_uri,
+            metrics=metrics,
+            artifacts=figures,
+            series=series,
+        )
     return summary
