@@ -17,7 +17,7 @@ from collections.abc import Sequence
 #: Config fields whose flag is not ``--<field>``.
 _FIELD_FLAGS = {"n_layers": "--layers", "n_null": "--null", "measures": "--measure"}
 #: Subcommands whose bad input and refused work end in one line and status 2 (serve/worker report their own).
-_ONE_LINE_COMMANDS = ("demo", "learn", "metrics", "organize", "tactical")
+_ONE_LINE_COMMANDS = ("demo", "learn", "metrics", "organize", "sweep", "tactical")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     from hal9.cli.metrics import add_metrics_parser
     from hal9.cli.organize import add_organize_parser
     from hal9.cli.serve import add_serve_parser, add_worker_parser
+    from hal9.cli.sweep import add_sweep_parser
     from hal9.cli.tactical import add_tactical_parser
 
     parser = argparse.ArgumentParser(
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     add_learn_parser(sub)
     add_metrics_parser(sub)
     add_organize_parser(sub)
+    add_sweep_parser(sub)
     add_tactical_parser(sub)
     add_serve_parser(sub)
     add_worker_parser(sub)
@@ -111,6 +113,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from hal9.cli.organize import run_organize_command
 
         return run_organize_command(args)
+    if args.command == "sweep":
+        from hal9.cli.sweep import run_sweep_command
+
+        return run_sweep_command(args)
     if args.command == "tactical":
         from hal9.cli.tactical import run_tactical
 

@@ -30,7 +30,7 @@ from typing import Any
 import pydantic
 
 from hal9.tracking._backend import check_tracking_uri, default_tracking_uri
-from hal9.tracking._compare import compare_runs
+from hal9.tracking._compare import child_runs, compare_runs
 from hal9.tracking._fallback import Hal9TrackingWarning
 from hal9.tracking._flatten import flatten_config
 from hal9.tracking._run import TrackedRun
@@ -40,6 +40,7 @@ __all__ = [
     "Hal9TrackingWarning",
     "TrackedRun",
     "check_tracking_uri",
+    "child_runs",
     "compare_runs",
     "default_tracking_uri",
     "flatten_config",
@@ -55,6 +56,8 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     tracking_uri: str | None = None,
     fallback_dir: str | os.PathLike[str] | None = None,
+    parent_run_id: str | None = None,
+    run_id: str | None = None,
 ) -> TrackedRun:
     """Start a tracked run in ``experiment`` (created if missing) and log ``config`` as its params.
 
@@ -75,6 +78,11 @@ def start_run(
         SQLAlchemy database URIs (``postgresql://user@host:5432/db``) are probed quickly (about 2 s) first.
     fallback_dir : str or PathLike, optional
         Root of local fallback folders; default ``./.hal9_fallback``.
+    parent_run_id : str, optional
+        Make this a child run of that run (the ``mlflow.parentRunId`` tag: the UI nests it there).
+    run_id : str, optional
+        Reopen this existing run of ``experiment`` (marked RUNNING again, ``tags`` added) instead of
+        creating one, as ``mlflow.start_run(run_id=…)`` does; e.g. a resumed sweep's parent run.
 
     Returns
     -------
@@ -104,12 +112,15 @@ def start_run(
         raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
     params = flatten_config(config) if config is not None else {}
     all_tags = {**default_tags(), **render_tags(tags or {})}
+    if parent_run_id is not None:
+        all_tags["mlflow.parentRunId"] = parent_run_id
     run = TrackedRun(
         experiment,
         tracking_uri=tracking_uri or default_tracking_uri(),
         run_name=run_name,
         tags=all_tags,
         fallback_dir=fallback_dir,
+        run_id=run_id,
     )
     if params:
         run.log_params(params)

@@ -10,7 +10,7 @@ from hal9.tracking._backend import default_tracking_uri, fast_http_failure, prob
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["compare_runs"]
+__all__ = ["child_runs", "compare_runs"]
 
 _BASE_COLUMNS = ["run_id", "run_name", "status", "start_time"]
 _PAGE = 1000
@@ -101,14 +101,61 @@ def compare_runs(
     return frame
 
 
-def _search(client: Any, experiment_id: str, max_results: int) -> list[Any]:
+def child_runs(parent_run_id: str, *, tracking_uri: str | None = None) -> list[dict[str, Any]]:
+    """The child runs of a run (those tagged ``mlflow.parentRunId = parent_run_id``), oldest first.
+
+    Returns
+    -------
+    list of dict
+        ``run_id``, ``status``, ``tags``, ``params`` and ``metrics`` (last values) of each child.
+
+    Raises
+    ------
+    ValueError
+        If the parent run does not exist.
+    ConnectionError
+        If the backend cannot be reached.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking_uri or default_tracking_uri()
+    reason = probe_backend(uri)
+    if reason is not None:
+        raise ConnectionError(f"cannot read runs from {uri}: {reason}")
+    with fast_http_failure(uri):
+        client = MlflowClient(tracking_uri=uri)
+        try:
+            parent = client.get_run(parent_run_id)
+        except MlflowException as exc:
+            raise ValueError(f"no run {parent_run_id!r} at {uri}") from exc
+        quoted = parent_run_id.replace("'", "")
+        runs = _search(
+            client, parent.info.experiment_id, 10**9, f"tags.mlflow.parentRunId = '{quoted}'", "ASC"
+        )
+    return [
+        {
+            "run_id": r.info.run_id,
+            "status": r.info.status,
+            "tags": dict(r.data.tags),
+            "params": dict(r.data.params),
+            "metrics": dict(r.data.metrics),
+        }
+        for r in runs
+    ]
+
+
+def _search(
+    client: Any, experiment_id: str, max_results: int, filter_string: str = "", order: str = "DESC"
+) -> list[Any]:
     runs: list[Any] = []
     token: str | None = None
     while len(runs) < max_results:
         page = client.search_runs(
             [experiment_id],
+            filter_string=filter_string,
             max_results=min(_PAGE, max_results - len(runs)),
-            order_by=["attributes.start_time DESC"],
+            order_by=[f"attributes.start_time {order}"],
             page_token=token,
         )
         runs.extend(page)

@@ -78,14 +78,27 @@ class MlflowSink:
         run_name: str | None,
         tags: Mapping[str, str],
         start_time_ms: int,
+        resume_run_id: str | None = None,
     ) -> MlflowSink:
-        """Create the experiment if needed and a new run in it, with ``tags``."""
+        """Create the experiment if needed and a new run in it, with ``tags`` (or reopen the run
+        ``resume_run_id`` of that experiment, marked RUNNING again)."""
         from mlflow import MlflowClient
+        from mlflow.entities import RunTag
 
         client = MlflowClient(tracking_uri=tracking_uri)
         experiment_id = get_or_create_experiment(
             client, experiment, artifact_location(tracking_uri, experiment)
         )
+        if resume_run_id is not None:
+            run = client.get_run(resume_run_id)
+            if run.info.experiment_id != experiment_id:
+                raise ValueError(
+                    f"run_id {resume_run_id!r} belongs to another experiment than {experiment!r}"
+                )
+            client.update_run(resume_run_id, status="RUNNING")
+            if tags:
+                client.log_batch(resume_run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            return cls(client, resume_run_id, experiment_id)
         run = client.create_run(experiment_id, start_time=start_time_ms, tags=dict(tags), run_name=run_name)
         return cls(client, run.info.run_id, experiment_id)
 
@@ -97,6 +110,7 @@ class MlflowSink:
         run_name: str | None,
         tags: Mapping[str, str],
         start_time_ms: int,
+        resume_run_id: str | None = None,
     ) -> tuple[MlflowSink | None, str]:
         """Probe the backend, then :meth:`create` with fast HTTP failure.
 
@@ -108,8 +122,8 @@ class MlflowSink:
             return None, reason
         try:
             with fast_http_failure(tracking_uri):
-                return cls.create(tracking_uri, experiment, run_name, tags, start_time_ms), ""
-        except DeletedExperimentError:
+                return cls.create(tracking_uri, experiment, run_name, tags, start_time_ms, resume_run_id), ""
+        except ValueError:  # a deleted experiment, a run of another experiment: the caller's input
             raise
         except Exception as exc:
             if is_user_error(exc):

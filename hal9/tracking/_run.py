@@ -64,6 +64,7 @@ class TrackedRun:
         run_name: str | None,
         tags: Mapping[str, str],
         fallback_dir: str | os.PathLike[str] | None,
+        run_id: str | None = None,
     ) -> None:
         self._experiment = experiment
         self._tracking_uri = tracking_uri
@@ -76,7 +77,9 @@ class TrackedRun:
         self._mlflow: MlflowSink | None = None
         self._fallback: FallbackSink | None = None
         self._status: str | None = None
-        self._mlflow, reason = MlflowSink.try_create(tracking_uri, experiment, run_name, tags, self._start_ms)
+        self._mlflow, reason = MlflowSink.try_create(
+            tracking_uri, experiment, run_name, tags, self._start_ms, run_id
+        )
         if self._mlflow is None:
             self._switch_to_fallback(f"the backend could not be reached ({reason})")
 

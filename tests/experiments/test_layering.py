@@ -29,7 +29,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_experiments_import_neither_cli_nor_serve() -> None:
-    for path in (HAL9 / "experiments").glob("*.py"):
+    for path in (HAL9 / "experiments").rglob("*.py"):
         bad = {m for m in _imports(path) if m.startswith(("hal9.cli", "hal9.serve"))}
         assert not bad, (path.name, bad)
 

@@ -319,3 +319,36 @@ def test_log_batch_validates_everything_before_sending(store: str) -> None:
                 run.log_batch(metrics={"": 1.0})
             spy.assert_not_called()
     assert MlflowClient(store).get_run(run.run_id).data.metrics == {}
+
+
+def test_child_runs_and_reopening_a_run(store: str) -> None:
+    from hal9.tracking import child_runs
+
+    parent = start_run("parent-child", tracking_uri=store, run_name="p")
+    parent.end()
+    kids = []
+    for i in range(3):
+        with start_run("parent-child", tracking_uri=store, parent_run_id=parent.run_id, tags={"i": i}) as kid:
+            kid.log_metrics({"m": float(i)})
+        kids.append(kid.run_id)
+    start_run("parent-child", tracking_uri=store).end()  # not a child
+    found = child_runs(parent.run_id, tracking_uri=store)
+    assert [c["run_id"] for c in found] == kids  # oldest first
+    assert [c["metrics"]["m"] for c in found] == [0.0, 1.0, 2.0]
+    assert all(c["tags"]["mlflow.parentRunId"] == parent.run_id and c["status"] == "FINISHED" for c in found)
+    # reopen the parent: RUNNING again, new data lands in the same run
+    again = start_run("parent-child", tracking_uri=store, run_id=parent.run_id, tags={"resumed": "yes"})
+    client = MlflowClient(tracking_uri=store)
+    assert client.get_run(parent.run_id).info.status == "RUNNING"
+    again.log_metrics({"late": 1.0})
+    again.end()
+    run = client.get_run(parent.run_id)
+    assert (
+        run.info.status == "FINISHED"
+        and run.data.metrics["late"] == 1.0
+        and run.data.tags["resumed"] == "yes"
+    )
+    with pytest.raises(ValueError, match="another experiment"):
+        start_run("some-other-experiment", tracking_uri=store, run_id=parent.run_id)
+    with pytest.raises(ValueError, match="no run"):
+        child_runs("0" * 32, tracking_uri=store)
