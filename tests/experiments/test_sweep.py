@@ -8,6 +8,7 @@ process id.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -136,6 +137,30 @@ def test_yaml_and_json_configs_load_alike(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text(json.dumps(data))
     (tmp_path / "a.yml").write_text("name: s\nrecipe: probe\ngrid:\n  seconds: [0.1]\nseeds: [0, 1]\n")
     assert load_sweep_config(tmp_path / "a.json") == load_sweep_config(tmp_path / "a.yml")
+
+
+def test_aggregate_pools_seeds_per_point_with_t_intervals(tmp_path: Path) -> None:
+    from hal9.experiments.sweep.aggregate import aggregate, draw_aggregate, write_aggregate
+
+    recs = [
+        {"params": {"r": 2.0, "on": True}, "metrics": {"m": 1.0}},
+        {"params": {"r": 2.0, "on": True}, "metrics": {"m": 3.0}},
+        {"params": {"r": 3.0, "on": True}, "metrics": {"m": 5.0, "only_here": 1.0}},
+    ]
+    rows = aggregate(recs)
+    assert [r["params"]["r"] for r in rows] == [2.0, 3.0] and [r["n"] for r in rows] == [2, 1]
+    m = rows[0]["metrics"]["m"]
+    # mean 2, sd √2, half-width t(0.975, 1) · √2 / √2 = 12.7062…
+    assert m["mean"] == 2.0 and m["sd"] == pytest.approx(2**0.5)
+    assert m["ci_high"] - m["mean"] == pytest.approx(12.706204736, rel=1e-9)
+    assert math.isnan(rows[1]["metrics"]["m"]["sd"])  # one seed: no spread to report
+    assert "only_here" not in rows[0]["metrics"]
+    paths = write_aggregate(rows, tmp_path)
+    assert json.loads(paths[0].read_text())[0]["n"] == 2
+    assert len(paths[1].read_text().splitlines()) == 1 + 1 + 2  # header, one metric at r=2, two at r=3
+    assert draw_aggregate(rows, ["m"], tmp_path / "a.png") == tmp_path / "a.png"
+    only_bool = aggregate([{"params": {"on": True}, "metrics": {"m": 1.0}}])
+    assert draw_aggregate(only_bool, ["m"], tmp_path / "b.png") is None  # no numeric axis
 
 
 def test_every_shipped_sweep_config_expands() -> None:
@@ -299,19 +324,20 @@ def test_resources_reach_ray_and_a_small_simulation_runs(tmp_path: Path) -> None
     assert all(r["metrics"]["neurons"] == 900 for r in s["trials"]) and s["parent_run_id"] is None
     assert all(r["metrics"]["mean_abs_rate.L1"] > 0 for r in s["trials"])
 
+    from hal9.experiments.sweep.recipes import get_recipe
     from hal9.experiments.sweep.runner import _execute, _start_ray
 
     started, _ = _start_ray(None)
     try:
         big = ray.remote(_execute).options(num_cpus=(os.cpu_count() or 1) + 1, max_retries=0)
-        ref = big.remote("probe", {"seconds": 0.0}, "x", 1, 1.0)
+        ref = big.remote(get_recipe("probe"), {"seconds": 0.0}, "x", 1, 1.0)
         ready, _ = ray.wait([ref], timeout=3)
         assert not ready  # unschedulable: asks for more CPUs than the cluster has
         ray.cancel(ref, force=True)
         ok = (
             ray.remote(_execute)
             .options(num_cpus=1, max_retries=0)
-            .remote("probe", {"seconds": 0.0}, "y", 1, 1.0)
+            .remote(get_recipe("probe"), {"seconds": 0.0}, "y", 1, 1.0)
         )
         assert ray.get(ok, timeout=60)["metrics"]["slept_s"] >= 0
     finally:

@@ -67,13 +67,17 @@ def write_aggregate(rows: Sequence[AggregateRow], folder: Path) -> list[Path]:
 
 
 def draw_aggregate(rows: Sequence[AggregateRow], metrics: Sequence[str], path: Path) -> Path | None:
-    """Each of ``metrics`` (at most 6) against the first numeric parameter, with 95 % CIs as error bars;
-    ``None`` when no parameter is numeric or no metric is present."""
+    """Each of ``metrics`` (at most 6) against the first numeric parameter, one line per combination of
+    the other parameters (at most 8), with 95 % CIs as error bars; ``None`` when no parameter is numeric
+    or no metric is present."""
     axis = next(
         (
             k
             for k in (rows[0]["params"] if rows else {})
-            if all(isinstance(r["params"].get(k), (int, float)) for r in rows)
+            if all(
+                isinstance(r["params"].get(k), (int, float)) and not isinstance(r["params"].get(k), bool)
+                for r in rows
+            )
         ),
         None,
     )
@@ -86,17 +90,27 @@ def draw_aggregate(rows: Sequence[AggregateRow], metrics: Sequence[str], path: P
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.0), squeeze=False)
+    series: dict[str, list[AggregateRow]] = {}
+    for r in rows:  # one line per combination of the other parameters (at most 8 drawn)
+        rest = {k: v for k, v in r["params"].items() if k != axis}
+        series.setdefault(json.dumps(rest, sort_keys=True), []).append(r)
     for ax, name in zip(axes[0], shown, strict=True):
-        pts = sorted((r["params"][axis], r["metrics"][name]) for r in rows if name in r["metrics"])
-        xs = [p[0] for p in pts]
-        means = [p[1]["mean"] for p in pts]
-        err = [
-            [0.0 if math.isnan(p[1]["ci_low"]) else p[1]["mean"] - p[1]["ci_low"] for p in pts],
-            [0.0 if math.isnan(p[1]["ci_high"]) else p[1]["ci_high"] - p[1]["mean"] for p in pts],
-        ]
-        ax.errorbar(xs, means, yerr=err, fmt="o-", capsize=3)
+        for label, members in list(series.items())[:8]:
+            pts = sorted(
+                ((r["params"][axis], r["metrics"][name]) for r in members if name in r["metrics"]),
+                key=lambda p: p[0],
+            )
+            xs = [p[0] for p in pts]
+            means = [p[1]["mean"] for p in pts]
+            err = [
+                [0.0 if math.isnan(p[1]["ci_low"]) else p[1]["mean"] - p[1]["ci_low"] for p in pts],
+                [0.0 if math.isnan(p[1]["ci_high"]) else p[1]["ci_high"] - p[1]["mean"] for p in pts],
+            ]
+            ax.errorbar(xs, means, yerr=err, fmt="o-", capsize=3, label=label if label != "{}" else None)
         ax.set_xlabel(axis)
         ax.set_title(name, fontsize=9)
+    if len(series) > 1:
+        axes[0][0].legend(fontsize=6)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

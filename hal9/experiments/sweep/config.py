@@ -282,7 +282,8 @@ def expand_trials(config: SweepConfig) -> list[Trial]:
             except ValidationError as exc:
                 err = exc.errors()[0]
                 where = ".".join(str(p) for p in err["loc"])
-                raise ValueError(f"trial {params} (seed {seed}): {where}: {err['msg']}") from None
+                field = f"{where}: " if where else ""
+                raise ValueError(f"trial {params} (seed {seed}): {field}{err['msg']}") from None
             trials.append(
                 Trial(
                     id=trial_id,

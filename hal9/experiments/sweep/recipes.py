@@ -7,7 +7,10 @@ Built in:
   (:func:`hal9.experiments.demo.run_demo` without figures or MLflow); its measured numbers as metrics;
 * ``probe`` — :class:`ProbeConfig`: sleeps, reports its process and node, can fail on purpose. For
   measuring the sweep machinery itself (per-trial overhead) and for fault tests (a worker killed while
-  it sleeps).
+  it sleeps);
+* the HAL9 claims (issue 16): ``ratio`` and ``emergent`` (:mod:`hal9.experiments.hierarchy_claims`),
+  ``scaling`` and ``hal9_table`` (:mod:`hal9.experiments.scaling_claims`), ``l4_failures``
+  (:mod:`hal9.experiments.l4_failures`).
 
 :func:`register_recipe` adds one; it must be importable on every node (a module of an installed
 package), since workers look recipes up by name.
@@ -15,10 +18,10 @@ package), since workers look recipes up by name.
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -55,14 +58,49 @@ class TrialContext:
 
 @dataclass(frozen=True)
 class SweepRecipe:
-    """A recipe a sweep can run (see the module docstring)."""
+    """A recipe a sweep can run, named by where its parts live: ``module`` (importable on every node)
+    and the names in it of the config type, the default-config function and the run function. They are
+    imported on first use, so listing or validating one recipe does not import the others' modules.
+
+    Attributes
+    ----------
+    name : str
+        What sweep configs call it.
+    module : str
+        Dotted module path, e.g. ``"hal9.experiments.hierarchy_claims"``.
+    config, default, run_function : str
+        Names in ``module`` (or ``"other.module:name"``): a pydantic model with a ``seed`` field;
+        ``() -> dict`` (JSON-ready default config); ``(config, TrialContext) -> TrialOutput``.
+    description : str
+        One line for listings.
+    """
 
     name: str
-    config_type: type[BaseModel]
-    default_config: Callable[[], dict[str, Any]]
-    run: Callable[[Any, TrialContext], TrialOutput]
+    module: str
+    config: str
+    default: str
+    run_function: str
     description: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
+
+    def _attr(self, name: str) -> Any:
+        module, _, attr = name.rpartition(":")
+        return getattr(importlib.import_module(module or self.module), attr)
+
+    @property
+    def config_type(self) -> type[BaseModel]:
+        """The recipe's pydantic config model."""
+        model: type[BaseModel] = self._attr(self.config)
+        return model
+
+    def default_config(self) -> dict[str, Any]:
+        """The recipe's default config, JSON-ready."""
+        default: dict[str, Any] = self._attr(self.default)()
+        return default
+
+    def run(self, config: Any, context: TrialContext) -> TrialOutput:
+        """Run one trial."""
+        out: TrialOutput = self._attr(self.run_function)(config, context)
+        return out
 
 
 _RECIPES: dict[str, SweepRecipe] = {}
@@ -102,13 +140,15 @@ def numeric_metrics(summary: Any, prefix: str = "") -> dict[str, float]:
 # -- demo ---------------------------------------------------------------------------------------------
 
 
-def _demo_default() -> dict[str, Any]:
+def demo_default() -> dict[str, Any]:
+    """The ``demo`` recipe's default: 900 neurons, 200 steps, on CPU."""
     from hal9.experiments.demo import demo_config
 
     return demo_config(900, steps=200, device="cpu").model_dump(mode="json")
 
 
-def _demo_run(config: Any, context: TrialContext) -> TrialOutput:
+def demo_run(config: Any, context: TrialContext) -> TrialOutput:
+    """One ``demo`` trial: :func:`hal9.experiments.demo.run_demo` without figures or MLflow."""
     from hal9.experiments.demo import run_demo
 
     if context.device != "cpu":
@@ -119,12 +159,6 @@ def _demo_run(config: Any, context: TrialContext) -> TrialOutput:
         f"mean_abs_rate.{layer['layer'].split()[0]}": layer["mean_abs_rate"] for layer in summary["layers"]
     }
     return {"metrics": metrics, "artifacts": {}}
-
-
-def _demo_config_type() -> type[BaseModel]:
-    from hal9.experiments.demo import DemoConfig
-
-    return DemoConfig
 
 
 # -- probe --------------------------------------------------------------------------------------------
@@ -142,7 +176,13 @@ class ProbeConfig(BaseModel):
     seed: int = 0
 
 
-def _probe_run(config: ProbeConfig, context: TrialContext) -> TrialOutput:
+def probe_default() -> dict[str, Any]:
+    """The ``probe`` recipe's default: no sleep, no failure."""
+    return ProbeConfig().model_dump(mode="json")
+
+
+def probe_run(config: ProbeConfig, context: TrialContext) -> TrialOutput:
+    """One ``probe`` trial (see :class:`ProbeConfig`)."""
     t0 = time.perf_counter()
     if config.pid_file:
         tmp = Path(f"{config.pid_file}.{os.getpid()}.tmp")
@@ -157,21 +197,64 @@ def _probe_run(config: ProbeConfig, context: TrialContext) -> TrialOutput:
     }
 
 
-register_recipe(
+_HERE = __name__
+for _recipe in (
     SweepRecipe(
-        name="demo",
-        config_type=_demo_config_type(),
-        default_config=_demo_default,
-        run=_demo_run,
-        description="a designed 9-layer rate hierarchy driven through L1 (hal9 demo, no figures)",
-    )
-)
-register_recipe(
+        "demo",
+        _HERE,
+        "hal9.experiments.demo:DemoConfig",
+        "demo_default",
+        "demo_run",
+        "a designed 9-layer rate hierarchy driven through L1 (hal9 demo, no figures)",
+    ),
     SweepRecipe(
-        name="probe",
-        config_type=ProbeConfig,
-        default_config=lambda: ProbeConfig().model_dump(mode="json"),
-        run=_probe_run,
-        description="sleeps and reports its process: the sweep machinery's own overhead and faults",
-    )
-)
+        "probe",
+        _HERE,
+        "ProbeConfig",
+        "probe_default",
+        "probe_run",
+        "sleeps and reports its process: the sweep machinery's own overhead and faults",
+    ),
+    # the HAL9 claims put to the test (docs/experiments.md, experiments/sweeps/)
+    SweepRecipe(
+        "ratio",
+        "hal9.experiments.hierarchy_claims",
+        "RatioConfig",
+        "ratio_sweep_default",
+        "ratio_sweep_run",
+        "a designed hierarchy with compression ratio r: Φ, CKA, compression, LZ per boundary (is e special?)",
+    ),
+    SweepRecipe(
+        "emergent",
+        "hal9.experiments.hierarchy_claims",
+        "EmergentConfig",
+        "emergent_sweep_default",
+        "emergent_sweep_run",
+        "emergent vs designed (same sizes) vs degree-preserving null: the same metrics",
+    ),
+    SweepRecipe(
+        "scaling",
+        "hal9.experiments.scaling_claims",
+        "ScalingConfig",
+        "scaling_sweep_default",
+        "scaling_sweep_run",
+        "self-organization at one size: time, memory, layers, modularity margin, ARI after removal",
+    ),
+    SweepRecipe(
+        "l4_failures",
+        "hal9.experiments.l4_failures",
+        "L4FailureConfig",
+        "l4_sweep_default",
+        "l4_sweep_run",
+        "L4 scheduling under failures: completion, makespan, misses, fairness; a lost task fails the trial",
+    ),
+    SweepRecipe(
+        "hal9_table",
+        "hal9.experiments.scaling_claims",
+        "Hal9TableConfig",
+        "hal9_table_sweep_default",
+        "hal9_table_sweep_run",
+        "one row of HAL9's README timing table with the work executed, next to the claimed time",
+    ),
+):
+    register_recipe(_recipe)

@@ -27,6 +27,7 @@ from typing import Any, TypedDict
 
 from hal9.experiments.sweep.aggregate import AggregateRow, aggregate, draw_aggregate, write_aggregate
 from hal9.experiments.sweep.config import SweepConfig, Trial, expand_trials
+from hal9.experiments.sweep.recipes import SweepRecipe, get_recipe
 
 __all__ = ["SweepSummary", "TrialRecord", "run_sweep"]
 
@@ -73,26 +74,27 @@ class SweepSummary(TypedDict):
     aggregate: list[AggregateRow]
 
 
-def _execute(recipe: str, config: dict[str, Any], trial_id: str, attempt: int, cpus: float) -> dict[str, Any]:
+def _execute(
+    recipe: SweepRecipe, config: dict[str, Any], trial_id: str, attempt: int, cpus: float
+) -> dict[str, Any]:
     """Run one trial in a Ray worker; returns metrics, artifacts and where it ran."""
     import ray
     import torch
 
-    from hal9.experiments.sweep.recipes import TrialContext, get_recipe
+    from hal9.experiments.sweep.recipes import TrialContext
 
     t0 = time.perf_counter()
     threads = max(1, int(cpus))
     torch.set_num_threads(threads)
     device = "cuda" if ray.get_gpu_ids() else "cpu"
-    spec = get_recipe(recipe)
-    out = spec.run(
-        spec.config_type.model_validate(config),
+    out = recipe.run(
+        recipe.config_type.model_validate(config),
         TrialContext(device=device, threads=threads, trial_id=trial_id, attempt=attempt),
     )
     metrics = {str(k): float(v) for k, v in out["metrics"].items()}
     bad = [k for k, v in metrics.items() if not math.isfinite(v)]
     if bad:
-        raise ValueError(f"recipe {recipe!r} returned non-finite metrics: {bad}")
+        raise ValueError(f"recipe {recipe.name!r} returned non-finite metrics: {bad}")
     return {
         "metrics": metrics,
         "artifacts": dict(out["artifacts"]),
@@ -304,12 +306,13 @@ def run_sweep(
         if res.memory_mb is not None:
             options["memory"] = res.memory_mb * 1024 * 1024
         remote = ray.remote(_execute).options(**options) if todo else None
+        recipe = get_recipe(config.recipe)  # sent by value: workers import its module, not a registry
         pending: dict[Any, tuple[Trial, int]] = {}
         rec: TrialRecord
 
         def submit(trial: Trial, attempt: int) -> None:
             assert remote is not None
-            ref = remote.remote(config.recipe, trial.config, trial.id, attempt, res.cpus)
+            ref = remote.remote(recipe, trial.config, trial.id, attempt, res.cpus)
             pending[ref] = (trial, attempt)
 
         for t in todo:
