@@ -11,9 +11,13 @@ default 5,000, ``HAL9_BENCH_SWEEP_STEPS`` steps, default 1,000, no figures, no M
   the machine's cores and stopping it (both inside the timing), MLflow off;
 * **ray + mlflow**: the same with a parent and 64 child runs logged to a fresh SQLite MLflow store.
 
-Reported (medians): wall times, the speed-up ``sequential / ray``, Ray's start-up, and the overhead per
-trial ``(ray wall − start-up) · slots / trials − mean trial time measured inside the workers`` (what each
-trial costs beyond its own work when ``slots`` trials run at once). Run with::
+* **ray, small**: the same as **ray** with a quarter of the trials.
+
+Reported (medians): wall times, the speed-up ``sequential / ray``, Ray's start-up alone, the cost of a
+trial on a slot from the slope between the two sweep sizes ``(ray − ray small) · slots / (64 − 16)``, the
+overhead per trial (that slope minus the mean trial time measured inside the workers), and the fixed
+cost ``ray − 64 · slope / slots`` (start-up and shutdown, each worker importing torch and hal9, the
+aggregate and its figure). Run with::
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python -m pytest tests/benchmarks/test_bench_sweep.py \\
         --benchmark-only -s -p no:cacheprovider
@@ -44,10 +48,11 @@ NEURONS = int(os.environ.get("HAL9_BENCH_SWEEP_NEURONS", "5000"))
 STEPS = int(os.environ.get("HAL9_BENCH_SWEEP_STEPS", "1000"))
 TRIALS = int(os.environ.get("HAL9_BENCH_SWEEP_TRIALS", "64"))
 ROUNDS = int(os.environ.get("HAL9_BENCH_SWEEP_ROUNDS", "3"))
+SMALL = max(1, TRIALS // 4)  # a smaller sweep: the slope between the two sizes is the per-trial cost
 OUT = Path(__file__).resolve().parents[2] / "outputs" / "bench_sweep.json"
 
 
-def _config(name: str) -> SweepConfig:
+def _config(name: str, trials: int = TRIALS) -> SweepConfig:
     from hal9.core import sizes_for_total
 
     return SweepConfig(
@@ -58,7 +63,7 @@ def _config(name: str) -> SweepConfig:
             "record_every": 1,
             "hierarchy": {"sizes": list(sizes_for_total(NEURONS, 9, 2.718281828459045))},
         },
-        seeds=list(range(TRIALS)),
+        seeds=list(range(trials)),
         resources={"cpus": 1},
     )
 
@@ -87,7 +92,7 @@ def _ray(cfg: SweepConfig, folder: Path, mlflow: bool) -> tuple[float, float, li
         progress=False,
     )
     wall = time.perf_counter() - t0
-    assert s["done"] == TRIALS and s["failed"] == 0
+    assert s["done"] == s["planned"] == len(cfg.seeds) and s["failed"] == 0
     return wall, s["wall_s"], [r["wall_s"] for r in s["trials"]]
 
 
@@ -105,7 +110,13 @@ def _startup() -> float:
 
 def test_bench_sweep_overhead(benchmark: Any) -> None:
     slots = os.cpu_count() or 1
-    times: dict[str, list[float]] = {"sequential": [], "ray": [], "ray_mlflow": [], "startup": []}
+    times: dict[str, list[float]] = {
+        "sequential": [],
+        "ray": [],
+        "ray_mlflow": [],
+        "ray_small": [],
+        "startup": [],
+    }
     worker_trial_s: list[float] = []
     _sequential(_config("warm"))  # imports, first-call costs
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,10 +127,16 @@ def test_bench_sweep_overhead(benchmark: Any) -> None:
             worker_trial_s.extend(trial_s)
             wall, _, _ = _ray(_config(f"rml{r}"), Path(tmp) / f"m{r}", mlflow=True)
             times["ray_mlflow"].append(wall)
+            wall, _, _ = _ray(_config(f"rsm{r}", SMALL), Path(tmp) / f"s{r}", mlflow=False)
+            times["ray_small"].append(wall)
             times["startup"].append(_startup())
     med = {k: statistics.median(v) for k, v in times.items()}
     mean_trial = statistics.fmean(worker_trial_s)
-    overhead = (med["ray"] - med["startup"]) * slots / TRIALS - mean_trial
+    # per-trial cost from the slope between the two sweep sizes; the rest of the wall time is fixed
+    # (Ray's start-up and shutdown, each worker importing torch and hal9, the aggregate and its figure)
+    marginal = (med["ray"] - med["ray_small"]) * slots / (TRIALS - SMALL)
+    overhead = marginal - mean_trial
+    fixed = med["ray"] - TRIALS * marginal / slots
     row = {
         "trials": TRIALS,
         "neurons": NEURONS,
@@ -132,7 +149,10 @@ def test_bench_sweep_overhead(benchmark: Any) -> None:
         "speedup_sequential_over_ray_mlflow": med["sequential"] / med["ray_mlflow"],
         "mean_trial_in_worker_s": mean_trial,
         "mean_trial_sequential_s": med["sequential"] / TRIALS,
+        "small_trials": SMALL,
+        "marginal_per_trial_slot_s": marginal,
         "overhead_per_trial_s": overhead,
+        "fixed_s": fixed,
         "mlflow_per_trial_s": (med["ray_mlflow"] - med["ray"]) / TRIALS,
         "machine": {
             "cpus": slots,
@@ -161,6 +181,7 @@ def test_bench_sweep_overhead(benchmark: Any) -> None:
         f" trial {mean_trial * 1e3:.0f} ms in a worker, {med['sequential'] / TRIALS * 1e3:.0f} ms sequential"
     )
     print(
-        f"  overhead {overhead * 1e3:.0f} ms per trial; "
+        f"  per trial (slope {SMALL}→{TRIALS} trials) {marginal * 1e3:.0f} ms of a slot, overhead "
+        f"{overhead * 1e3:.0f} ms; fixed {fixed:.2f} s; "
         f"MLflow {row['mlflow_per_trial_s'] * 1e3:.0f} ms per trial"
     )

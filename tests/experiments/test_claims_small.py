@@ -34,11 +34,17 @@ def test_there_is_a_small_version_of_each_experiment() -> None:
     assert {"ratio", "emergent", "scaling", "l4_failures", "hal9_table"} <= recipes
 
 
+@pytest.fixture(scope="module")
+def sweeps_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the small sweeps write (shared: the report test reads them all)."""
+    return tmp_path_factory.mktemp("claims")
+
+
 @pytest.mark.parametrize("path", SMALL, ids=[p.stem for p in SMALL])
-def test_small_experiment_runs_end_to_end(path: Path, tmp_path: Path, local_ray: None) -> None:
+def test_small_experiment_runs_end_to_end(path: Path, sweeps_dir: Path, local_ray: None) -> None:
     cfg = load_sweep_config(path)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    s = run_sweep(cfg, out=tmp_path / "sweeps", tracking_uri=uri, progress=False)
+    uri = f"sqlite:///{sweeps_dir / 'mlflow.db'}"
+    s = run_sweep(cfg, out=sweeps_dir / "sweeps", tracking_uri=uri, progress=False)
     assert s["failed"] == 0, [r.get("error") for r in s["trials"]]
     assert s["done"] == s["planned"] >= 2
     assert s["aggregate"] and all(row["metrics"] for row in s["aggregate"])
@@ -46,3 +52,20 @@ def test_small_experiment_runs_end_to_end(path: Path, tmp_path: Path, local_ray:
         assert all(math.isfinite(m["mean"]) for m in row["metrics"].values()), row["params"]
     assert s["parent_run_id"] is not None
     assert len(child_runs(s["parent_run_id"], tracking_uri=uri)) == s["planned"]
+
+
+def test_claims_report_reads_every_small_sweep(sweeps_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """experiments/claims_report.py (the tables of docs/experiments.md) on the small sweeps above."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "claims_report.py"
+    spec = importlib.util.spec_from_file_location("claims_report", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not (sweeps_dir / "sweeps").is_dir():
+        pytest.skip("the small sweeps did not run (run the whole module)")
+    assert module.main([str(sweeps_dir / "sweeps")]) == 0
+    out = capsys.readouterr().out
+    assert "(no sweep folder" not in out
+    assert out.count("### ") == 5 and "peak at e?" in out and "largest tasks_lost over all of them: 0" in out

@@ -1,0 +1,270 @@
+"""The tables of docs/experiments.md ("HAL9's claims, measured") from finished sweep folders.
+
+Run the sweeps of ``experiments/sweeps/`` first (``hal9 sweep experiments/sweeps/ratio_e.yaml`` …), then::
+
+    python experiments/claims_report.py outputs/sweeps > claims.md
+
+Reads each sweep's ``trials/*.json`` (one finished trial per file) and prints, as Markdown:
+
+1. ``ratio-e``: the main metrics per ratio, mean [95 % t CI] over seeds, and
+   :func:`hal9.experiments.hierarchy_claims_metrics.peak_test` at e for each of them;
+2. ``emergent-vs-designed``: the metrics per kind, and paired differences (same seed) with t CIs;
+3. ``selforg-scaling*``: per size, and the fitted exponent of time ∝ N^α
+   (:func:`hal9.experiments.scaling_claims.fit_exponent`) over all trials;
+4. ``l4-failures``: per scheduler and failure rate (the larger workload), with the largest
+   ``tasks_lost`` over every trial (the trials fail on a lost task, so it must be 0);
+5. ``hal9-table``: per row, the measured time against HAL9's claimed one.
+
+Sweeps that are missing are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scipy import stats
+
+from hal9.experiments.hierarchy_claims_metrics import peak_test
+from hal9.experiments.scaling_claims import fit_exponent
+from hal9.experiments.sweep.aggregate import aggregate
+
+PHI = (1 + 5**0.5) / 2
+
+
+def _trials(folder: Path) -> list[dict[str, Any]]:
+    return [
+        rec
+        for rec in (json.loads(p.read_text()) for p in sorted((folder / "trials").glob("*.json")))
+        if rec.get("status") == "done"
+    ]
+
+
+def _ci(values: Sequence[float]) -> tuple[float, float, float]:
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.975, len(values) - 1)) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+def _fmt(mean: float, low: float, high: float, digits: int = 3) -> str:
+    if math.isnan(low):
+        return f"{mean:.{digits}g}"
+    return f"{mean:.{digits}g} [{low:.{digits}g}, {high:.{digits}g}]"
+
+
+def _cell(row: Mapping[str, Any], metric: str) -> str:
+    s = row["metrics"].get(metric)
+    return "—" if s is None else _fmt(s["mean"], s["ci_low"], s["ci_high"])
+
+
+def _table(head: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(line) + " |" for line in lines]
+    return "\n".join(out)
+
+
+def _ratio_name(r: float) -> str:
+    for name, value in (("φ", PHI), ("e", math.e)):
+        if math.isclose(r, value, rel_tol=1e-9):
+            return f"{name} = {value:.4f}"
+    return f"{r:g}"
+
+
+RATIO_METRICS = (
+    "phi_star_excess.mean",
+    "phi_wms_excess.mean",
+    "cka_excess.mean",
+    "mi_null_subtracted.mean",
+    "pr_efficiency.mean",
+    "lz.mean",
+    "width_efficiency.mean",
+)
+
+
+def ratio_report(folder: Path) -> str:
+    trials = _trials(folder)
+    rows = sorted(aggregate(trials), key=lambda r: r["params"]["ratio"])
+    lines = [
+        [_ratio_name(r["params"]["ratio"]), str(r["n"]), *(_cell(r, m) for m in RATIO_METRICS)] for r in rows
+    ]
+    table = _table(["ratio", "seeds", *RATIO_METRICS], lines)
+    tests = []
+    for m in RATIO_METRICS:
+        t = peak_test(rows, m)
+        lo, hi = t["lower"], t["higher"]
+        tests.append(
+            [
+                m,
+                f"{t['mean_at']:.3g}",
+                f"{lo['mean']:.3g} (CI high {lo['ci_high']:.3g})" if lo else "—",
+                f"{hi['mean']:.3g} (CI high {hi['ci_high']:.3g})" if hi else "—",
+                "**yes**" if t["peak"] else "no",
+            ]
+        )
+    peaks = _table(
+        ["metric", "mean at e", "at φ (lower neighbour)", "at 3 (higher neighbour)", "peak at e?"], tests
+    )
+    intro = "Peak test at e (mean at e above both neighbours' 95 % CI):"
+    return f"{len(trials)} trials.\n\n{table}\n\n{intro}\n\n{peaks}"
+
+
+EMERGENT_METRICS = (
+    "phi_star_excess.mean",
+    "phi_wms_excess.mean",
+    "cka_excess.mean",
+    "mi_null_subtracted.mean",
+    "lz.mean",
+    "n_layers",
+)
+
+
+def _paired(trials: list[dict[str, Any]], key: str, a: str, b: str, metric: str) -> str:
+    by = {(t["params"][key], t["seed"]): t["metrics"].get(metric) for t in trials}
+    seeds = sorted({s for (_, s) in by})
+    diffs = [
+        by[(a, s)] - by[(b, s)] for s in seeds if by.get((a, s)) is not None and by.get((b, s)) is not None
+    ]
+    return _fmt(*_ci(diffs)) if diffs else "—"
+
+
+def emergent_report(folder: Path) -> str:
+    trials = _trials(folder)
+    order = {"emergent": 0, "designed": 1, "null": 2}
+    rows = sorted(aggregate(trials), key=lambda r: order.get(r["params"]["kind"], 9))
+    table = _table(
+        ["kind", "seeds", *EMERGENT_METRICS],
+        [[r["params"]["kind"], str(r["n"]), *(_cell(r, m) for m in EMERGENT_METRICS)] for r in rows],
+    )
+    pairs = [("emergent", "null"), ("designed", "emergent"), ("designed", "null")]
+    diff = _table(
+        ["metric", *(f"{a} − {b}" for a, b in pairs)],
+        [[m, *(_paired(trials, "kind", a, b, m) for a, b in pairs)] for m in EMERGENT_METRICS[:-1]],
+    )
+    return f"{len(trials)} trials.\n\n{table}\n\nPaired by seed, mean difference [95 % t CI]:\n\n{diff}"
+
+
+SCALING_METRICS = (
+    "time.discovery",
+    "time.layering",
+    "peak_rss_mb",
+    "discovery_exact",
+    "n_layers",
+    "null.modularity.margin",
+    "null.modularity.z",
+    "stability.ari",
+)
+
+
+def scaling_report(folder: Path) -> str:
+    trials = _trials(folder)
+    rows = sorted(aggregate(trials), key=lambda r: r["params"]["neurons"])
+    present = [m for m in SCALING_METRICS if any(m in r["metrics"] for r in rows)]
+    others = sorted({k for r in rows for k in r["metrics"]} - set(present))
+    table = _table(
+        ["neurons", "seeds", *present],
+        [[f"{r['params']['neurons']:,}", str(r["n"]), *(_cell(r, m) for m in present)] for r in rows],
+    )
+    fits = []
+    for m in [m for m in present if m.startswith("time.")]:
+        # discovery switches method with the size (exact below, approximate above): fit each apart
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for t in trials:
+            exact = t["metrics"].get("discovery_exact")
+            key = "" if m != "time.discovery" or exact is None else ("exact" if exact else "approximate")
+            groups.setdefault(key, []).append(t)
+        for key, members in sorted(groups.items()):
+            pts = [(t["params"]["neurons"], t["metrics"][m]) for t in members if t["metrics"].get(m, 0) > 0]
+            if len({p[0] for p in pts}) < 2:
+                continue
+            f = fit_exponent([p[0] for p in pts], [p[1] for p in pts])
+            sizes = f"{min(p[0] for p in pts):,}–{max(p[0] for p in pts):,}"
+            alpha = _fmt(f["alpha"], f["alpha_ci_low"], f["alpha_ci_high"])
+            fits.append([f"{m} {key}".strip(), sizes, alpha, f"{f['r2']:.3f}", str(int(f["n"]))])
+    fit = _table(["time", "neurons", "α (time ∝ N^α) [95 % CI]", "R²", "trials"], fits)
+    return f"{len(trials)} trials. Other metrics in the folder: {', '.join(others)}.\n\n{table}\n\n{fit}"
+
+
+L4_METRICS = ("completion_rate", "makespan", "deadline_miss_rate", "jain_fairness.unit_utilization")
+
+
+def l4_report(folder: Path) -> str:
+    trials = _trials(folder)
+    lost = max(t["metrics"].get("tasks_lost", 0.0) for t in trials)
+    goals = max(t["params"].get("goals", 0) for t in trials)
+    rows = [r for r in aggregate(trials) if r["params"].get("goals") == goals]
+    rows.sort(key=lambda r: (r["params"]["scheduler"], r["params"]["failure_rate"]))
+    table = _table(
+        ["scheduler", "failure rate", "seeds", *L4_METRICS],
+        [
+            [
+                r["params"]["scheduler"],
+                f"{r['params']['failure_rate']:.0%}",
+                str(r["n"]),
+                *(_cell(r, m) for m in L4_METRICS),
+            ]
+            for r in rows
+        ],
+    )
+    intro = f"{len(trials)} trials; largest tasks_lost over all of them: {lost:g}. Workload of {goals} goals:"
+    return f"{intro}\n\n{table}"
+
+
+def table_report(folder: Path) -> str:
+    trials = _trials(folder)
+    rows = sorted(aggregate(trials), key=lambda r: r["params"]["neurons"])
+    lines = []
+    for r in rows:
+        m = r["metrics"]
+        claimed = m.get("claimed_s", {}).get("mean")
+        measured = m["measured_s"]
+        lines.append(
+            [
+                f"{r['params']['neurons']:,}",
+                str(r["n"]),
+                f"{m['pairs_evaluated']['mean']:,.0f}",
+                _fmt(measured["mean"], measured["ci_low"], measured["ci_high"]),
+                "—" if claimed is None else f"{claimed:.3g}",
+                "—" if claimed is None else f"{measured['mean'] / claimed:.3g}×",
+                f"{m['connections']['mean']:,.0f}",
+                "—" if "claimed_connections" not in m else f"{m['claimed_connections']['mean']:,.0f}",
+            ]
+        )
+    head = ["neurons", "repeats", "pairs evaluated", "measured s", "HAL9 claimed s", "measured / claimed"]
+    return _table([*head, "connections", "HAL9 claimed connections"], lines)
+
+
+#: Sweep name prefix (the ``name`` of experiments/sweeps/*.yaml, its small and 30k variants share it)
+#: → section title and report.
+REPORTS: dict[str, tuple[str, Callable[[Path], str]]] = {
+    "ratio-e": ("1. Is the compression ratio e special?", ratio_report),
+    "emergent-vs-designed": ("2. Emergent vs designed vs null", emergent_report),
+    "selforg-scaling": ("3. Self-organization scaling", scaling_report),
+    "l4-failures": ("4. L4 under failures", l4_report),
+    "hal9-table": ("5. HAL9's benchmark table, honestly", table_report),
+}
+
+
+def main(argv: Sequence[str]) -> int:
+    """Print one section per experiment, for every sweep folder under ``argv[0]`` named after it."""
+    if len(argv) != 1:
+        print(__doc__)
+        return 2
+    root = Path(argv[0])
+    for prefix, (title, report) in REPORTS.items():
+        folders = sorted(p for p in root.glob(f"{prefix}*") if (p / "trials").is_dir())
+        if not folders:
+            print(f"### {title}\n\n(no sweep folder {root / prefix}*)\n")
+        for folder in folders:
+            print(f"### {title} (`{folder.name}`)\n\n{report(folder)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
