@@ -181,7 +181,7 @@ def scaling_report(folder: Path) -> str:
             groups.setdefault(key, []).append(t)
         for key, members in sorted(groups.items()):
             pts = [(t["params"]["neurons"], t["metrics"][m]) for t in members if t["metrics"].get(m, 0) > 0]
-            if len({p[0] for p in pts}) < 2:
+            if len(pts) < 3 or len({p[0] for p in pts}) < 2:  # an interval needs 3 points
                 continue
             f = fit_exponent([p[0] for p in pts], [p[1] for p in pts])
             sizes = f"{min(p[0] for p in pts):,}–{max(p[0] for p in pts):,}"

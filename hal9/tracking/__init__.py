@@ -43,6 +43,7 @@ __all__ = [
     "child_runs",
     "compare_runs",
     "default_tracking_uri",
+    "end_run",
     "flatten_config",
     "start_run",
 ]
@@ -81,8 +82,10 @@ def start_run(
     parent_run_id : str, optional
         Make this a child run of that run (the ``mlflow.parentRunId`` tag: the UI nests it there).
     run_id : str, optional
-        Reopen this existing run of ``experiment`` (marked RUNNING again, ``tags`` added) instead of
-        creating one, as ``mlflow.start_run(run_id=…)`` does; e.g. a resumed sweep's parent run.
+        Reopen this existing run of ``experiment`` (marked RUNNING again, only ``tags`` added: its
+        provenance tags stay) instead of creating one, as ``mlflow.start_run(run_id=…)`` does; e.g. a
+        resumed sweep's parent run. There is no local fallback for a reopened run: ``ConnectionError``
+        when the backend cannot be reached or the run does not exist.
 
     Returns
     -------
@@ -111,7 +114,10 @@ def start_run(
     if not isinstance(experiment, str) or not experiment.strip():
         raise ValueError(f"experiment must be a non-empty string, got {experiment!r}")
     params = flatten_config(config) if config is not None else {}
-    all_tags = {**default_tags(), **render_tags(tags or {})}
+    # a reopened run keeps the provenance tags it was created with (version, commit, device)
+    all_tags = (
+        render_tags(tags or {}) if run_id is not None else {**default_tags(), **render_tags(tags or {})}
+    )
     if parent_run_id is not None:
         all_tags["mlflow.parentRunId"] = parent_run_id
     run = TrackedRun(
@@ -125,3 +131,28 @@ def start_run(
     if params:
         run.log_params(params)
     return run
+
+
+def end_run(run_id: str, status: str = "FINISHED", *, tracking_uri: str | None = None) -> None:
+    """Mark an existing run terminated with ``status`` (``FINISHED``, ``FAILED`` or ``KILLED``), e.g. a
+    run a dead process left RUNNING; its data and tags are not touched.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``status``.
+    ConnectionError
+        The backend cannot be reached.
+    """
+    from hal9.tracking._backend import fast_http_failure, probe_backend
+
+    if status not in ("FINISHED", "FAILED", "KILLED"):
+        raise ValueError(f"status must be FINISHED, FAILED or KILLED, got {status!r}")
+    uri = tracking_uri or default_tracking_uri()
+    reason = probe_backend(uri)
+    if reason is not None:
+        raise ConnectionError(f"cannot end run {run_id}: {reason}")
+    from mlflow import MlflowClient
+
+    with fast_http_failure(uri):
+        MlflowClient(tracking_uri=uri).set_terminated(run_id, status=status)

@@ -80,6 +80,9 @@ class TrackedRun:
         self._mlflow, reason = MlflowSink.try_create(
             tracking_uri, experiment, run_name, tags, self._start_ms, run_id
         )
+        if self._mlflow is None and run_id is not None:
+            # a local folder cannot continue an MLflow run: the caller must know (e.g. a resumed sweep)
+            raise ConnectionError(f"cannot reopen run {run_id} at {redact(tracking_uri)}: {reason}")
         if self._mlflow is None:
             self._switch_to_fallback(f"the backend could not be reached ({reason})")
 

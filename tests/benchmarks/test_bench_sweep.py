@@ -100,7 +100,7 @@ def _startup() -> float:
     from hal9.experiments.sweep.runner import _start_ray
 
     t0 = time.perf_counter()
-    started, _ = _start_ray(None)
+    started, _, _ = _start_ray(None)
     ray.get(ray.remote(lambda: 1).options(num_cpus=1).remote())
     took = time.perf_counter() - t0
     if started:

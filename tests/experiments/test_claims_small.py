@@ -23,7 +23,7 @@ def local_ray() -> Iterator[None]:
     """One local Ray for the module (each sweep would otherwise start and stop its own)."""
     from hal9.experiments.sweep.runner import _start_ray
 
-    started, _ = _start_ray(None)
+    started, _, _ = _start_ray(None)
     yield
     if started:
         ray.shutdown()

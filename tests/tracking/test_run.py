@@ -322,10 +322,11 @@ def test_log_batch_validates_everything_before_sending(store: str) -> None:
 
 
 def test_child_runs_and_reopening_a_run(store: str) -> None:
-    from hal9.tracking import child_runs
+    from hal9.tracking import child_runs, end_run
 
     parent = start_run("parent-child", tracking_uri=store, run_name="p")
     parent.end()
+    parent_tags = MlflowClient(tracking_uri=store).get_run(parent.run_id).data.tags
     kids = []
     for i in range(3):
         with start_run("parent-child", tracking_uri=store, parent_run_id=parent.run_id, tags={"i": i}) as kid:
@@ -348,7 +349,20 @@ def test_child_runs_and_reopening_a_run(store: str) -> None:
         and run.data.metrics["late"] == 1.0
         and run.data.tags["resumed"] == "yes"
     )
+    assert run.data.tags["hal9.version"] == parent_tags["hal9.version"]  # provenance kept on reopen
     with pytest.raises(ValueError, match="another experiment"):
         start_run("some-other-experiment", tracking_uri=store, run_id=parent.run_id)
+    with pytest.raises(ConnectionError, match="cannot reopen run"):  # never a silent local fallback
+        start_run("parent-child", tracking_uri=store, run_id="f" * 32)
+    with pytest.raises(ConnectionError, match="cannot reopen run"):
+        start_run("parent-child", tracking_uri="http://127.0.0.1:9", run_id=parent.run_id)
+    # end_run closes a run left RUNNING (a dead process's) without touching its data
+    left = start_run("parent-child", tracking_uri=store)
+    left.log_metrics({"x": 1.0})
+    end_run(left.run_id, "KILLED", tracking_uri=store)
+    closed = client.get_run(left.run_id)
+    assert closed.info.status == "KILLED" and closed.data.metrics["x"] == 1.0
+    with pytest.raises(ValueError, match="status"):
+        end_run(left.run_id, "DONE", tracking_uri=store)
     with pytest.raises(ValueError, match="no run"):
         child_runs("0" * 32, tracking_uri=store)

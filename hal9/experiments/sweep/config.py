@@ -50,8 +50,9 @@ class TrialResources(BaseModel):
 
 
 class RandomParam(BaseModel):
-    """A parameter drawn at random for each sample: uniform in ``[low, high]`` (log-uniform when
-    ``log``; rounded when ``integer``), or one of ``choices``."""
+    """A parameter drawn at random for each sample: uniform in ``[low, high]``, log-uniform when ``log``;
+    with ``integer``, each integer in the range equally likely (log-uniform: rounded, kept in the range);
+    or one of ``choices`` (with neither ``log`` nor ``integer``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -66,8 +67,8 @@ class RandomParam(BaseModel):
         if self.choices is not None:
             if not self.choices:
                 raise ValueError("choices must not be empty")
-            if self.low is not None or self.high is not None:
-                raise ValueError("give either choices or low/high, not both")
+            if self.low is not None or self.high is not None or self.log or self.integer:
+                raise ValueError("give either choices or low/high (with log/integer), not both")
             return self
         if self.low is None or self.high is None:
             raise ValueError("a random parameter needs low and high (or choices)")
@@ -75,6 +76,8 @@ class RandomParam(BaseModel):
             raise ValueError(f"high ({self.high}) must be ≥ low ({self.low})")
         if self.log and self.low <= 0:
             raise ValueError(f"log-uniform needs low > 0, got {self.low}")
+        if self.integer and math.ceil(self.low) > math.floor(self.high):
+            raise ValueError(f"no integer lies in [{self.low}, {self.high}]")
         return self
 
     def draw(self, rng: _random.Random) -> Any:
@@ -82,11 +85,15 @@ class RandomParam(BaseModel):
         if self.choices is not None:
             return self.choices[rng.randrange(len(self.choices))]
         assert self.low is not None and self.high is not None
+        if self.integer and not self.log:  # each integer in [low, high] equally likely
+            return rng.randint(math.ceil(self.low), math.floor(self.high))
         if self.log:
             value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
         else:
             value = rng.uniform(self.low, self.high)
-        return round(value) if self.integer else value
+        if self.integer:  # log-uniform, rounded and kept in range
+            return min(max(round(value), math.ceil(self.low)), math.floor(self.high))
+        return value
 
 
 class SweepConfig(BaseModel):
@@ -171,10 +178,11 @@ class SweepConfig(BaseModel):
 
 
 class Trial(BaseModel):
-    """One run of the recipe: its parameter values (dotted paths), seed and stable id.
+    """One run of the recipe: its parameter values (dotted paths), seed, validated config and stable id.
 
-    ``id`` is a hash of the recipe, the parameter values and the seed: the same trial has the same id
-    in every expansion of the config, which is what ``--resume`` matches on.
+    ``id`` is a hash of the recipe and the validated config (which holds the seed): the same trial has
+    the same id in every expansion of the config, which is what ``--resume`` matches on; two parameter
+    points that validate to the same config are one trial.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -240,16 +248,16 @@ def merge_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[s
     return out
 
 
-def _trial_id(recipe: str, params: dict[str, Any], seed: int) -> str:
-    key = json.dumps({"recipe": recipe, "params": params, "seed": seed}, sort_keys=True)
+def _trial_id(recipe: str, config: dict[str, Any], seed: int) -> str:
+    key = json.dumps({"recipe": recipe, "config": config, "seed": seed}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def expand_trials(config: SweepConfig) -> list[Trial]:
     """Every trial of the sweep, each config validated by the recipe's model.
 
-    Order: grid points (last axis fastest) × random samples × seeds. Duplicate points (a grid and
-    random draws that coincide) are kept once.
+    Order: grid points (last axis fastest) × random samples × seeds. Trials whose validated configs are
+    equal (a grid and random draws that coincide, ``1`` and ``1.0``) are kept once.
 
     Raises
     ------
@@ -272,10 +280,6 @@ def expand_trials(config: SweepConfig) -> list[Trial]:
     seen: set[str] = set()
     for params in points:
         for seed in config.seeds:
-            trial_id = _trial_id(config.recipe, params, seed)
-            if trial_id in seen:
-                continue
-            seen.add(trial_id)
             merged = merge_overrides(base, {**params, "seed": seed})
             try:
                 validated = recipe.config_type.model_validate(merged)
@@ -284,13 +288,19 @@ def expand_trials(config: SweepConfig) -> list[Trial]:
                 where = ".".join(str(p) for p in err["loc"])
                 field = f"{where}: " if where else ""
                 raise ValueError(f"trial {params} (seed {seed}): {field}{err['msg']}") from None
+            as_json = validated.model_dump(mode="json")
+            # the id hashes the validated config, so equal configs (a 1 and a 1.0) are one trial
+            trial_id = _trial_id(config.recipe, as_json, seed)
+            if trial_id in seen:
+                continue
+            seen.add(trial_id)
             trials.append(
                 Trial(
                     id=trial_id,
                     index=len(trials),
                     params=params,
                     seed=seed,
-                    config=validated.model_dump(mode="json"),
+                    config=as_json,
                 )
             )
     return trials

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from hal9.experiments.sweep.aggregate import AggregateRow, aggregate, draw_aggregate, write_aggregate
-from hal9.experiments.sweep.config import SweepConfig, Trial, expand_trials
+from hal9.experiments.sweep.config import SweepConfig, Trial, TrialResources, expand_trials
 from hal9.experiments.sweep.recipes import SweepRecipe, get_recipe
 
 __all__ = ["SweepSummary", "TrialRecord", "run_sweep"]
@@ -138,13 +138,15 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
 
 
-def _start_ray(address: str | None) -> tuple[bool, str]:
-    """Connect to ``address`` (or ``$RAY_ADDRESS``), or start a local Ray with this machine's cores;
-    returns (whether this call started it, the address)."""
+def _start_ray(address: str | None) -> tuple[bool, bool, str]:
+    """Connect to ``address`` (or ``$RAY_ADDRESS``), or start a local Ray on loopback with the cores
+    this process may use; returns (whether this call initialised Ray — then the caller shuts it down —,
+    whether the Ray is a local one started here, its address). A Ray already initialised in this process
+    is used as it is."""
     import ray
 
     if ray.is_initialized():
-        return False, str(ray.get_runtime_context().gcs_address)
+        return False, False, str(ray.get_runtime_context().gcs_address)
     target = address or os.environ.get("RAY_ADDRESS") or None
     common: dict[str, Any] = {
         "include_dashboard": False,
@@ -152,8 +154,9 @@ def _start_ray(address: str | None) -> tuple[bool, str]:
         "log_to_driver": False,
     }
     if target is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         ctx = ray.init(
-            num_cpus=os.cpu_count() or 1,
+            num_cpus=cpus or 1,
             object_store_memory=_LOCAL_OBJECT_STORE_BYTES,
             _node_ip_address="127.0.0.1",  # a local sweep listens on loopback only
             **common,
@@ -161,7 +164,7 @@ def _start_ray(address: str | None) -> tuple[bool, str]:
     else:
         ctx = ray.init(address=target, **common)
     info = getattr(ctx, "address_info", {})
-    return True, str(info.get("gcs_address", target or "local"))
+    return True, target is None, str(info.get("gcs_address", target or "local"))
 
 
 def run_sweep(
@@ -206,43 +209,54 @@ def run_sweep(
     Raises
     ------
     ValueError
-        A bad config (a trial that does not validate), a folder that holds another sweep, or a resume
-        with nothing to resume or a changed config.
-    """
-    import ray
+        A bad config (a trial that does not validate), a folder that holds another sweep, a resume with
+        nothing to resume or a changed config, or trials that ask for more than a Ray started here has.
+    ConnectionError
+        A resume whose MLflow parent run cannot be reopened (backend unreachable, run gone): resuming
+        without it could repeat finished trials.
 
-    from hal9.tracking import child_runs, start_run
+    Notes
+    -----
+    If this call fails or is interrupted after the parent run started, the parent is ended KILLED
+    (``KeyboardInterrupt``/``SystemExit``) or FAILED before the exception propagates; a Ray started
+    here is always shut down.
+    """
+    from hal9.tracking import start_run
 
     say = log or (lambda _line: None)
     trials = expand_trials(config)
     folder = Path(out) / config.name
     state_path = folder / "sweep.json"
     trial_dir = folder / "trials"
-    parent_id: str | None = None
-    uri: str | None = None
+    state: dict[str, Any] = {}
     if resume:
         if not state_path.exists():
             raise ValueError(f"nothing to resume: {state_path} does not exist")
         state = json.loads(state_path.read_text())
         if state["config_hash"] != _config_hash(config):
             raise ValueError(f"the config differs from the one {folder} was started with (resume needs it)")
-        parent_id, uri = state.get("parent_run_id"), state.get("tracking_uri")
     elif state_path.exists():
         raise ValueError(f"{folder} holds a sweep already: pass resume=True (--resume) or another name/out")
     trial_dir.mkdir(parents=True, exist_ok=True)
 
     parent = None
+    parent_id: str | None = state.get("parent_run_id") if mlflow else None
+    uri: str | None = (state.get("tracking_uri") or tracking_uri) if mlflow else None
     if mlflow:
         parent = start_run(
             config.experiment,
-            config=config,
+            config=None if parent_id else config,
             run_name=config.name,
-            tracking_uri=uri or tracking_uri,
+            tracking_uri=uri,
             tags={"hal9.sweep": config.name, "hal9.sweep_dir": str(folder.resolve())},
-            run_id=parent_id,
+            run_id=parent_id,  # reopening raises ConnectionError when the run cannot be reached
         )
-        parent_id, uri = parent.run_id, parent.tracking_uri
-    if not resume:
+        if parent.is_fallback:  # the backend is down: results stay in the folder, no child runs
+            say(f"MLflow unreachable: parent run in {parent.fallback_path}, no child runs")
+            parent_id, uri = None, None
+        else:
+            parent_id, uri = parent.run_id, parent.tracking_uri
+    if not resume or (parent_id and parent_id != state.get("parent_run_id")):
         _write_json(
             state_path,
             {
@@ -250,10 +264,120 @@ def run_sweep(
                 "config_hash": _config_hash(config),
                 "parent_run_id": parent_id,
                 "tracking_uri": uri,
-                "created": time.time(),
+                "created": state.get("created", time.time()),
             },
         )
+    try:
+        summary = _run(config, trials, folder, resume, address, parent_id, uri, progress, say)
+    except BaseException as exc:
+        if parent is not None:
+            parent.end("KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED")
+        raise
+    if parent is not None:
+        try:
+            parent.log_metrics(
+                {
+                    "trials_planned": summary["planned"],
+                    "trials_done": summary["done"],
+                    "trials_failed": summary["failed"],
+                    "trials_retried": summary["retried"],
+                    "trials_skipped": summary["skipped"],
+                    "sweep_wall_s": summary["wall_s"],
+                }
+            )
+            for name in ("aggregate.json", "aggregate.csv", "aggregate.png"):
+                if (folder / name).exists():
+                    parent.log_artifact(folder / name)
+        except BaseException:
+            parent.end("FAILED")
+            raise
+        parent.end("FINISHED" if summary["done"] == summary["planned"] else "FAILED")
+    return summary
 
+
+def _adopt_from_mlflow(
+    config: SweepConfig,
+    trials: list[Trial],
+    records: dict[str, TrialRecord],
+    parent_id: str,
+    uri: str | None,
+    trial_dir: Path,
+) -> None:
+    """On resume: close child runs a dead driver left RUNNING, and adopt FINISHED ones whose JSON is
+    missing (the driver died between logging the child and writing the JSON)."""
+    from hal9.tracking import child_runs, end_run
+
+    by_id = {t.id: t for t in trials}
+    for child in child_runs(parent_id, tracking_uri=uri):
+        tid = child["tags"].get("hal9.trial_id")
+        if tid not in by_id:
+            continue
+        if child["status"] == "RUNNING":  # cut off while it was logged: closed, the trial runs again
+            end_run(child["run_id"], "KILLED", tracking_uri=uri)
+        elif child["status"] == "FINISHED" and tid not in records:
+            t = by_id[tid]
+            adopted: TrialRecord = {
+                "id": t.id,
+                "index": t.index,
+                "params": t.params,
+                "seed": t.seed,
+                "status": "done",
+                "metrics": child["metrics"],
+                "attempts": int(child["tags"].get("hal9.attempts", "1")),
+                "node": child["tags"].get("hal9.node", ""),
+                "child_run_id": child["run_id"],
+            }
+            _write_json(trial_dir / f"{t.id}.json", adopted)
+            records[t.id] = adopted
+
+
+def _task_options(resources: TrialResources) -> dict[str, Any]:
+    """Ray task options of a trial: its resources (memory in bytes), Ray's own retries off (the driver
+    counts and makes every retry)."""
+    options: dict[str, Any] = {
+        "num_cpus": resources.cpus,
+        "num_gpus": resources.gpus,
+        "max_retries": 0,
+        "retry_exceptions": False,
+    }
+    if resources.memory_mb is not None:
+        options["memory"] = resources.memory_mb * 1024 * 1024
+    return options
+
+
+def _check_fits(resources: TrialResources, local: bool, say: Callable[[str], None]) -> None:
+    """Refuse trials no node of a Ray started here can ever run (they would wait forever); on a cluster
+    (which may scale up) only warn."""
+    import ray
+
+    total = ray.cluster_resources()
+    asks = {"CPU": resources.cpus, "GPU": resources.gpus}
+    if resources.memory_mb is not None:
+        asks["memory"] = resources.memory_mb * 1024 * 1024
+    short = {k: (v, total.get(k, 0.0)) for k, v in asks.items() if v > 0 and v > total.get(k, 0.0)}
+    if not short:
+        return
+    text = ", ".join(f"{k} {need:g} > {have:g}" for k, (need, have) in short.items())
+    if local:
+        raise ValueError(f"resources: a trial asks for more than this machine's Ray has ({text})")
+    say(f"warning: no node of the cluster has what a trial asks for now ({text}); trials wait for one")
+
+
+def _run(
+    config: SweepConfig,
+    trials: list[Trial],
+    folder: Path,
+    resume: bool,
+    address: str | None,
+    parent_id: str | None,
+    uri: str | None,
+    progress: bool,
+    say: Callable[[str], None],
+) -> SweepSummary:
+    """The trials not finished yet, on Ray; the aggregate; the summary (see :func:`run_sweep`)."""
+    import ray
+
+    trial_dir = folder / "trials"
     records: dict[str, TrialRecord] = {}
     for t in trials:
         path = trial_dir / f"{t.id}.json"
@@ -261,58 +385,31 @@ def run_sweep(
             found: TrialRecord = json.loads(path.read_text())
             if found.get("status") == "done":
                 records[t.id] = found
-    if resume and parent_id is not None and parent is not None and not parent.is_fallback:
-        by_id = {t.id: t for t in trials}
-        for child in child_runs(parent_id, tracking_uri=uri):
-            tid = child["tags"].get("hal9.trial_id")
-            if child["status"] == "RUNNING" and tid in by_id:
-                # cut off when the driver died while logging it: closed, the trial runs again
-                start_run(config.experiment, run_id=child["run_id"], tracking_uri=uri).end("KILLED")
-                continue
-            if child["status"] == "FINISHED" and tid in by_id and tid not in records:
-                t = by_id[tid]
-                adopted: TrialRecord = {
-                    "id": t.id,
-                    "index": t.index,
-                    "params": t.params,
-                    "seed": t.seed,
-                    "status": "done",
-                    "metrics": child["metrics"],
-                    "attempts": int(child["tags"].get("hal9.attempts", "1")),
-                    "node": child["tags"].get("hal9.node", ""),
-                    "child_run_id": child["run_id"],
-                }
-                _write_json(trial_dir / f"{t.id}.json", adopted)
-                records[t.id] = adopted
+    if resume and parent_id is not None:
+        _adopt_from_mlflow(config, trials, records, parent_id, uri, trial_dir)
     skipped = len(records)
     todo = [t for t in trials if t.id not in records]
 
     t_start = time.perf_counter()
-    started, ray_address = _start_ray(address) if todo else (False, "")
     retried = failed = 0
+    started, local, ray_address = False, False, ""
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(trials), initial=skipped, desc=f"sweep {config.name}", unit="trial")
     try:
-        res = config.resources
-        options: dict[str, Any] = {
-            "num_cpus": res.cpus,
-            "num_gpus": res.gpus,
-            "max_retries": 0,
-            "retry_exceptions": False,
-        }
-        if res.memory_mb is not None:
-            options["memory"] = res.memory_mb * 1024 * 1024
-        remote = ray.remote(_execute).options(**options) if todo else None
+        if todo:
+            started, local, ray_address = _start_ray(address)
+            _check_fits(config.resources, local, say)
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(trials), initial=skipped, desc=f"sweep {config.name}", unit="trial")
+        remote = ray.remote(_execute).options(**_task_options(config.resources)) if todo else None
         recipe = get_recipe(config.recipe)  # sent by value: workers import its module, not a registry
         pending: dict[Any, tuple[Trial, int]] = {}
         rec: TrialRecord
 
         def submit(trial: Trial, attempt: int) -> None:
             assert remote is not None
-            ref = remote.remote(recipe, trial.config, trial.id, attempt, res.cpus)
+            ref = remote.remote(recipe, trial.config, trial.id, attempt, config.resources.cpus)
             pending[ref] = (trial, attempt)
 
         for t in todo:
@@ -321,6 +418,12 @@ def run_sweep(
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 trial, attempt = pending.pop(ref)
+                base: TrialRecord = {
+                    "id": trial.id,
+                    "index": trial.index,
+                    "params": trial.params,
+                    "seed": trial.seed,
+                }
                 try:
                     result = ray.get(ref)
                 except Exception as exc:
@@ -332,25 +435,13 @@ def run_sweep(
                         submit(trial, attempt + 1)
                         continue
                     failed += 1
-                    rec = {
-                        "id": trial.id,
-                        "index": trial.index,
-                        "params": trial.params,
-                        "seed": trial.seed,
-                        "status": "failed",
-                        "metrics": {},
-                        "attempts": attempt,
-                        "error": text,
-                    }
+                    rec = {**base, "status": "failed", "metrics": {}, "attempts": attempt, "error": text}
                     rec["child_run_id"] = _log_child(config, trial, rec, {}, parent_id, uri, trial_dir)
                     _write_json(trial_dir / f"{trial.id}.json", rec)
                     say(f"trial {trial.index} ({trial.id}) FAILED after {attempt} attempt(s): {text}")
                 else:
                     rec = {
-                        "id": trial.id,
-                        "index": trial.index,
-                        "params": trial.params,
-                        "seed": trial.seed,
+                        **base,
                         "status": "done",
                         "metrics": result["metrics"],
                         "attempts": attempt,
@@ -372,20 +463,19 @@ def run_sweep(
                     )
                 if bar is not None:
                     bar.update(1)
-        nodes = sorted({r.get("node", "") for r in records.values() if r.get("node")})
-        ray_info = {"address": ray_address, "started_here": started, "nodes_used": nodes}
     finally:
         if bar is not None:
             bar.close()
         if started:
             ray.shutdown()
     wall = time.perf_counter() - t_start
+    nodes = sorted({r.get("node", "") for r in records.values() if r.get("node")})
 
     done_records = [records[t.id] for t in trials if t.id in records]
     rows = aggregate(done_records)
-    artifacts = write_aggregate(rows, folder)
+    write_aggregate(rows, folder)
     names = sorted({k for r in done_records for k in r["metrics"]})
-    figure = draw_aggregate(rows, names, folder / "aggregate.png")
+    draw_aggregate(rows, names, folder / "aggregate.png")
     summary: SweepSummary = {
         "name": config.name,
         "recipe": config.recipe,
@@ -399,25 +489,11 @@ def run_sweep(
         "sweep_dir": str(folder),
         "parent_run_id": parent_id,
         "tracking_uri": uri,
-        "ray": ray_info,
+        "ray": {"address": ray_address, "local": local, "nodes_used": nodes},
         "trials": done_records + [_failed_record(trial_dir, t) for t in trials if t.id not in records],
         "aggregate": rows,
     }
     _write_json(folder / "summary.json", {k: v for k, v in summary.items() if k != "trials"})
-    if parent is not None:
-        parent.log_metrics(
-            {
-                "trials_planned": len(trials),
-                "trials_done": len(done_records),
-                "trials_failed": failed,
-                "trials_retried": retried,
-                "trials_skipped": skipped,
-                "sweep_wall_s": wall,
-            }
-        )
-        for path in [*artifacts, *([figure] if figure is not None else [])]:
-            parent.log_artifact(path)
-        parent.end("FINISHED" if len(done_records) == len(trials) else "FAILED")
     return summary
 
 
@@ -473,6 +549,8 @@ def _log_child(
                 path = folder / Path(name).name
                 path.write_bytes(data)
                 run.log_artifact(path)
-    finally:
-        run.end("FINISHED" if rec["status"] == "done" else "FAILED")
+    except BaseException:  # never FINISHED without its data: resume would adopt an empty result
+        run.end("KILLED")
+        raise
+    run.end("FINISHED" if rec["status"] == "done" else "FAILED")
     return run.run_id
