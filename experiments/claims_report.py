@@ -3,6 +3,7 @@
 Run the sweeps of ``experiments/sweeps/`` first (``hal9 sweep experiments/sweeps/ratio_e.yaml`` …), then::
 
     python experiments/claims_report.py outputs/sweeps > claims.md
+    python experiments/claims_report.py outputs/sweeps --figures docs/figures   # and the figures
 
 Reads each sweep's ``trials/*.json`` (one finished trial per file) and prints, as Markdown:
 
@@ -103,13 +104,13 @@ def ratio_report(folder: Path) -> str:
             [
                 m,
                 f"{t['mean_at']:.3g}",
-                f"{lo['mean']:.3g} (CI high {lo['ci_high']:.3g})" if lo else "—",
-                f"{hi['mean']:.3g} (CI high {hi['ci_high']:.3g})" if hi else "—",
+                f"r = {lo['value']:.4g}: {lo['mean']:.3g} (CI high {lo['ci_high']:.3g})" if lo else "—",
+                f"r = {hi['value']:.4g}: {hi['mean']:.3g} (CI high {hi['ci_high']:.3g})" if hi else "—",
                 "**yes**" if t["peak"] else "no",
             ]
         )
     peaks = _table(
-        ["metric", "mean at e", "at φ (lower neighbour)", "at 3 (higher neighbour)", "peak at e?"], tests
+        ["metric", "mean at e", "nearest lower ratio", "nearest higher ratio", "peak at e?"], tests
     )
     intro = "Peak test at e (mean at e above both neighbours' 95 % CI):"
     return f"{len(trials)} trials.\n\n{table}\n\n{intro}\n\n{peaks}"
@@ -240,7 +241,7 @@ def table_report(folder: Path) -> str:
     return _table([*head, "connections", "HAL9 claimed connections"], lines)
 
 
-#: Sweep name prefix (the ``name`` of experiments/sweeps/*.yaml, its small and 30k variants share it)
+#: Sweep name prefix (the ``name`` of experiments/sweeps/*.yaml, its small and 100k variants share it)
 #: → section title and report.
 REPORTS: dict[str, tuple[str, Callable[[Path], str]]] = {
     "ratio-e": ("1. Is the compression ratio e special?", ratio_report),
@@ -251,12 +252,125 @@ REPORTS: dict[str, tuple[str, Callable[[Path], str]]] = {
 }
 
 
+def _errorbars(ax: Any, rows: list[Any], x: Callable[[Any], float], metric: str, **kw: Any) -> None:
+    pts = sorted(((x(r), r["metrics"][metric]) for r in rows if metric in r["metrics"]), key=lambda p: p[0])
+    ys = [p[1]["mean"] for p in pts]
+    err = [
+        [0.0 if math.isnan(p[1]["ci_low"]) else p[1]["mean"] - p[1]["ci_low"] for p in pts],
+        [0.0 if math.isnan(p[1]["ci_high"]) else p[1]["ci_high"] - p[1]["mean"] for p in pts],
+    ]
+    ax.errorbar([p[0] for p in pts], ys, yerr=err, fmt="o-", capsize=3, **kw)
+
+
+def draw_figures(root: Path, out: Path) -> list[Path]:
+    """One PNG per experiment whose sweep folder exists: the answer's figure, means with 95 % CIs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def save(fig: Any, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=90)
+        plt.close(fig)
+        written.append(out / name)
+
+    ratio = root / "ratio-e"
+    if (ratio / "trials").is_dir():
+        rows = aggregate(_trials(ratio))
+        shown = ("phi_star_excess.mean", "cka_excess.mean", "mi_null_subtracted.mean", "pr_efficiency.mean")
+        fig, axes = plt.subplots(1, len(shown), figsize=(13, 3.0))
+        for ax, m in zip(axes, shown, strict=True):
+            _errorbars(ax, rows, lambda r: r["params"]["ratio"], m)
+            ax.axvline(math.e, color="0.6", ls="--", lw=1)
+            ax.set_xlabel("compression ratio r (dashed: e)")
+            ax.set_title(m, fontsize=9)
+        save(fig, "claims_ratio_e.png")
+    emergent = root / "emergent-vs-designed"
+    if (emergent / "trials").is_dir():
+        rows = aggregate(_trials(emergent))
+        kinds = ["emergent", "designed", "null"]
+        by = {r["params"]["kind"]: r for r in rows}
+        kind_metrics = ("phi_star_excess.mean", "cka_excess.mean", "mi_null_subtracted.mean")
+        fig, axes = plt.subplots(1, len(kind_metrics), figsize=(10, 3.0))
+        for ax, m in zip(axes, kind_metrics, strict=True):
+            means = [by[k]["metrics"][m]["mean"] for k in kinds]
+            half = [by[k]["metrics"][m]["ci_high"] - by[k]["metrics"][m]["mean"] for k in kinds]
+            ax.bar(kinds, means, yerr=half, capsize=4, color=["C0", "C1", "0.6"])
+            ax.axhline(0, color="k", lw=0.5)
+            ax.set_title(m, fontsize=9)
+        save(fig, "claims_emergent.png")
+    scaling = sorted(p for p in root.glob("selforg-scaling*") if (p / "trials").is_dir())
+    if scaling:
+        trials = [t for p in scaling for t in _trials(p)]
+        rows = aggregate(trials)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+        for m in ("time.discovery", "time.layering"):
+            _errorbars(axes[0], rows, lambda r: r["params"]["neurons"], m, label=m)
+        axes[0].set(xscale="log", yscale="log", xlabel="neurons", ylabel="seconds")
+        axes[0].legend(fontsize=7)
+        _errorbars(
+            axes[1], rows, lambda r: r["params"]["neurons"], "stability.ari", label="ARI after 10 % removal"
+        )
+        _errorbars(
+            axes[1],
+            rows,
+            lambda r: r["params"]["neurons"],
+            "null.modularity.margin",
+            label="modularity − null",
+        )
+        axes[1].set(xscale="log", xlabel="neurons")
+        axes[1].legend(fontsize=7)
+        save(fig, "claims_scaling.png")
+    l4 = root / "l4-failures"
+    if (l4 / "trials").is_dir():
+        trials = _trials(l4)
+        goals = max(t["params"]["goals"] for t in trials)
+        rows = [r for r in aggregate(trials) if r["params"]["goals"] == goals]
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+        for sched in sorted({r["params"]["scheduler"] for r in rows}):
+            mine = [r for r in rows if r["params"]["scheduler"] == sched]
+            for ax, m in zip(axes, ("completion_rate", "makespan"), strict=True):
+                _errorbars(ax, mine, lambda r: 100 * r["params"]["failure_rate"], m, label=sched)
+        for ax, m in zip(axes, ("completion_rate", "makespan"), strict=True):
+            ax.set(xlabel="attempt failure rate (%)", title=f"{m} ({goals} goals)")
+        axes[1].legend(fontsize=7)
+        save(fig, "claims_l4_failures.png")
+    table = root / "hal9-table"
+    if (table / "trials").is_dir():
+        rows = [r for r in aggregate(_trials(table)) if "claimed_s" in r["metrics"]]
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+        _errorbars(
+            ax, rows, lambda r: r["params"]["neurons"], "measured_s", label="hal9, every pair evaluated"
+        )
+        xs = sorted(r["params"]["neurons"] for r in rows)
+        claimed = {r["params"]["neurons"]: r["metrics"]["claimed_s"]["mean"] for r in rows}
+        ax.plot(xs, [claimed[x] for x in xs], "s--", label="HAL9 README, claimed")
+        ax.set(xscale="log", yscale="log", xlabel="neurons", ylabel="seconds")
+        ax.legend(fontsize=7)
+        save(fig, "claims_hal9_table.png")
+    return written
+
+
 def main(argv: Sequence[str]) -> int:
-    """Print one section per experiment, for every sweep folder under ``argv[0]`` named after it."""
-    if len(argv) != 1:
+    """Print one section per experiment, for every sweep folder under ``argv[0]`` named after it;
+    ``--figures DIR`` also draws the figures of docs/experiments.md there."""
+    args = list(argv)
+    figures = None
+    if "--figures" in args:
+        i = args.index("--figures")
+        figures = Path(args[i + 1])
+        del args[i : i + 2]
+    if len(args) != 1:
         print(__doc__)
         return 2
-    root = Path(argv[0])
+    root = Path(args[0])
+    if figures is not None:
+        for path in draw_figures(root, figures):
+            print(f"<!-- figure: {path} -->")
     for prefix, (title, report) in REPORTS.items():
         folders = sorted(p for p in root.glob(f"{prefix}*") if (p / "trials").is_dir())
         if not folders:
