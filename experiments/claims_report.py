@@ -192,14 +192,22 @@ def scaling_report(folder: Path) -> str:
     return f"{len(trials)} trials. Other metrics in the folder: {', '.join(others)}.\n\n{table}\n\n{fit}"
 
 
+def _largest_workload(trials: list[dict[str, Any]]) -> tuple[list[Any], str]:
+    """The aggregate rows of the largest swept workload (all rows when ``goals`` is not swept)."""
+    swept = [t["params"]["goals"] for t in trials if "goals" in t["params"]]
+    rows = aggregate(trials)
+    if not swept:
+        return rows, "the configured"
+    return [r for r in rows if r["params"].get("goals") == max(swept)], str(max(swept))
+
+
 L4_METRICS = ("completion_rate", "makespan", "deadline_miss_rate", "jain_fairness.unit_utilization")
 
 
 def l4_report(folder: Path) -> str:
     trials = _trials(folder)
     lost = max(t["metrics"].get("tasks_lost", 0.0) for t in trials)
-    goals = max(t["params"].get("goals", 0) for t in trials)
-    rows = [r for r in aggregate(trials) if r["params"].get("goals") == goals]
+    rows, goals = _largest_workload(trials)
     rows.sort(key=lambda r: (r["params"]["scheduler"], r["params"]["failure_rate"]))
     table = _table(
         ["scheduler", "failure rate", "seeds", *L4_METRICS],
@@ -278,8 +286,12 @@ def draw_figures(root: Path, out: Path) -> list[Path]:
         plt.close(fig)
         written.append(out / name)
 
-    ratio = root / "ratio-e"
-    if (ratio / "trials").is_dir():
+    def folder(prefix: str) -> Path | None:  # the sweep of that experiment (full, 100k or small)
+        found = sorted(p for p in root.glob(f"{prefix}*") if (p / "trials").is_dir())
+        return found[0] if found else None
+
+    ratio = folder("ratio-e")
+    if ratio is not None:
         rows = aggregate(_trials(ratio))
         shown = ("phi_star_excess.mean", "cka_excess.mean", "mi_null_subtracted.mean", "pr_efficiency.mean")
         fig, axes = plt.subplots(1, len(shown), figsize=(13, 3.0))
@@ -289,8 +301,8 @@ def draw_figures(root: Path, out: Path) -> list[Path]:
             ax.set_xlabel("compression ratio r (dashed: e)")
             ax.set_title(m, fontsize=9)
         save(fig, "claims_ratio_e.png")
-    emergent = root / "emergent-vs-designed"
-    if (emergent / "trials").is_dir():
+    emergent = folder("emergent-vs-designed")
+    if emergent is not None:
         rows = aggregate(_trials(emergent))
         kinds = ["emergent", "designed", "null"]
         by = {r["params"]["kind"]: r for r in rows}
@@ -325,11 +337,10 @@ def draw_figures(root: Path, out: Path) -> list[Path]:
         axes[1].set(xscale="log", xlabel="neurons")
         axes[1].legend(fontsize=7)
         save(fig, "claims_scaling.png")
-    l4 = root / "l4-failures"
-    if (l4 / "trials").is_dir():
+    l4 = folder("l4-failures")
+    if l4 is not None:
         trials = _trials(l4)
-        goals = max(t["params"]["goals"] for t in trials)
-        rows = [r for r in aggregate(trials) if r["params"]["goals"] == goals]
+        rows, goals = _largest_workload(trials)
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
         for sched in sorted({r["params"]["scheduler"] for r in rows}):
             mine = [r for r in rows if r["params"]["scheduler"] == sched]
@@ -339,8 +350,8 @@ def draw_figures(root: Path, out: Path) -> list[Path]:
             ax.set(xlabel="attempt failure rate (%)", title=f"{m} ({goals} goals)")
         axes[1].legend(fontsize=7)
         save(fig, "claims_l4_failures.png")
-    table = root / "hal9-table"
-    if (table / "trials").is_dir():
+    table = folder("hal9-table")
+    if table is not None:
         rows = [r for r in aggregate(_trials(table)) if "claimed_s" in r["metrics"]]
         fig, ax = plt.subplots(figsize=(5, 3.4))
         _errorbars(

@@ -69,3 +69,13 @@ def test_claims_report_reads_every_small_sweep(sweeps_dir: Path, capsys: pytest.
     out = capsys.readouterr().out
     assert "(no sweep folder" not in out
     assert out.count("### ") == 5 and "peak at e?" in out and "largest tasks_lost over all of them: 0" in out
+    assert "| auto | 30% |" in out and "| round_robin | 0% |" in out  # the L4 table has its rows
+    figures = sweeps_dir / "figures"
+    assert module.main([str(sweeps_dir / "sweeps"), "--figures", str(figures)]) == 0
+    assert {p.name for p in figures.glob("*.png")} == {
+        "claims_ratio_e.png",
+        "claims_emergent.png",
+        "claims_scaling.png",
+        "claims_l4_failures.png",
+        "claims_hal9_table.png",
+    }
