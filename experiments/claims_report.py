@@ -116,6 +116,25 @@ def ratio_report(folder: Path) -> str:
     return f"{len(trials)} trials.\n\n{table}\n\n{intro}\n\n{peaks}"
 
 
+def ratio_task_report(folder: Path) -> str:
+    trials = _trials(folder)
+    rows = sorted(aggregate(trials), key=lambda r: r["params"]["ratio"])
+    shown = ("test_accuracy", "final_train_loss", "top_layer_size")
+    table = _table(
+        ["ratio", "seeds", *shown],
+        [[_ratio_name(r["params"]["ratio"]), str(r["n"]), *(_cell(r, m) for m in shown)] for r in rows],
+    )
+    t = peak_test(rows, "test_accuracy")
+    lo, hi = t["lower"], t["higher"]
+    verdict = (
+        f"Peak test at e: accuracy {t['mean_at']:.4g} at e; "
+        + (f"r = {lo['value']:.4g}: {lo['mean']:.4g} (CI high {lo['ci_high']:.4g}); " if lo else "")
+        + (f"r = {hi['value']:.4g}: {hi['mean']:.4g} (CI high {hi['ci_high']:.4g}); " if hi else "")
+        + ("**a peak at e**." if t["peak"] else "no peak at e.")
+    )
+    return f"{len(trials)} trials.\n\n{table}\n\n{verdict}"
+
+
 EMERGENT_METRICS = (
     "phi_star_excess.mean",
     "phi_wms_excess.mean",
@@ -253,6 +272,7 @@ def table_report(folder: Path) -> str:
 #: → section title and report.
 REPORTS: dict[str, tuple[str, Callable[[Path], str]]] = {
     "ratio-e": ("1. Is the compression ratio e special?", ratio_report),
+    "ratio-task": ("1b. Task accuracy against the compression ratio", ratio_task_report),
     "emergent-vs-designed": ("2. Emergent vs designed vs null", emergent_report),
     "selforg-scaling": ("3. Self-organization scaling", scaling_report),
     "l4-failures": ("4. L4 under failures", l4_report),

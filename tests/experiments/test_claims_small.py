@@ -31,7 +31,7 @@ def local_ray() -> Iterator[None]:
 
 def test_there_is_a_small_version_of_each_experiment() -> None:
     recipes = {load_sweep_config(p).recipe for p in SMALL}
-    assert {"ratio", "emergent", "scaling", "l4_failures", "hal9_table"} <= recipes
+    assert {"ratio", "ratio_task", "emergent", "scaling", "l4_failures", "hal9_table"} <= recipes
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,12 @@ def test_claims_report_reads_every_small_sweep(sweeps_dir: Path, capsys: pytest.
     assert module.main([str(sweeps_dir / "sweeps")]) == 0
     out = capsys.readouterr().out
     assert "(no sweep folder" not in out
-    assert out.count("### ") == 5 and "peak at e?" in out and "largest tasks_lost over all of them: 0" in out
+    assert (
+        out.count("### ") == 6
+        and "peak at e?" in out
+        and "Peak test at e: accuracy" in out
+        and "largest tasks_lost over all of them: 0" in out
+    )
     assert "| auto | 30% |" in out and "| round_robin | 0% |" in out  # the L4 table has its rows
     figures = sweeps_dir / "figures"
     assert module.main([str(sweeps_dir / "sweeps"), "--figures", str(figures)]) == 0

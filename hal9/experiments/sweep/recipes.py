@@ -9,6 +9,7 @@ Built in:
   measuring the sweep machinery itself (per-trial overhead) and for fault tests (a worker killed while
   it sleeps);
 * the HAL9 claims (issue 16): ``ratio`` and ``emergent`` (:mod:`hal9.experiments.hierarchy_claims`),
+  ``ratio_task`` (:mod:`hal9.experiments.ratio_task`),
   ``scaling`` and ``hal9_table`` (:mod:`hal9.experiments.scaling_claims`), ``l4_failures``
   (:mod:`hal9.experiments.l4_failures`).
 
@@ -223,6 +224,14 @@ for _recipe in (
         "ratio_sweep_default",
         "ratio_sweep_run",
         "a designed hierarchy with compression ratio r: Φ, CKA, compression, LZ per boundary (is e special?)",
+    ),
+    SweepRecipe(
+        "ratio_task",
+        "hal9.experiments.ratio_task",
+        "RatioTaskConfig",
+        "ratio_task_default",
+        "ratio_task_run",
+        "digits accuracy of a LIF hierarchy whose layers above L2 shrink by r (is e special for a task?)",
     ),
     SweepRecipe(
         "emergent",
