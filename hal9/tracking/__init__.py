@@ -144,15 +144,9 @@ def end_run(run_id: str, status: str = "FINISHED", *, tracking_uri: str | None =
     ConnectionError
         The backend cannot be reached.
     """
-    from hal9.tracking._backend import fast_http_failure, probe_backend
+    from hal9.tracking._backend import backend_client
 
     if status not in ("FINISHED", "FAILED", "KILLED"):
         raise ValueError(f"status must be FINISHED, FAILED or KILLED, got {status!r}")
-    uri = tracking_uri or default_tracking_uri()
-    reason = probe_backend(uri)
-    if reason is not None:
-        raise ConnectionError(f"cannot end run {run_id}: {reason}")
-    from mlflow import MlflowClient
-
-    with fast_http_failure(uri):
-        MlflowClient(tracking_uri=uri).set_terminated(run_id, status=status)
+    with backend_client(tracking_uri, f"end run {run_id}") as (client, _):
+        client.set_terminated(run_id, status=status)

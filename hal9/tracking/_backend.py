@@ -11,12 +11,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from hal9.tracking._values import safe_name
 
 __all__ = [
     "PROBE_TIMEOUT_S",
     "artifact_location",
+    "backend_client",
     "default_tracking_uri",
     "fast_http_failure",
     "is_user_error",
@@ -99,6 +101,21 @@ def fast_http_failure(uri: str, *, setup: bool = True) -> Iterator[None]:
     finally:
         for name in added:
             os.environ.pop(name, None)
+
+
+@contextlib.contextmanager
+def backend_client(tracking_uri: str | None, action: str) -> Iterator[tuple[Any, str]]:
+    """``(MlflowClient, uri)`` for a direct call to the backend (no local fallback): the URI defaults to
+    :func:`default_tracking_uri`, is probed first (``ConnectionError: cannot <action> at <uri>: …`` when
+    it cannot be reached), and HTTP failures are fast within the block (:func:`fast_http_failure`)."""
+    from mlflow import MlflowClient
+
+    uri = tracking_uri or default_tracking_uri()
+    reason = probe_backend(uri)
+    if reason is not None:
+        raise ConnectionError(f"cannot {action} at {uri}: {reason}")
+    with fast_http_failure(uri):
+        yield MlflowClient(tracking_uri=uri), uri
 
 
 def probe_backend(uri: str, *, timeout: float = PROBE_TIMEOUT_S) -> str | None:

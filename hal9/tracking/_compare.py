@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from hal9.tracking._backend import default_tracking_uri, fast_http_failure, probe_backend
+from hal9.tracking._backend import backend_client
 
 if TYPE_CHECKING:
     import pandas
@@ -65,16 +65,10 @@ def compare_runs(
     >>> df.sort_values("metrics.phi").tail(3)  # doctest: +SKIP
     """
     import pandas as pd
-    from mlflow import MlflowClient
 
     if max_results < 1:
         raise ValueError(f"max_results must be at least 1, got {max_results}")
-    uri = tracking_uri or default_tracking_uri()
-    reason = probe_backend(uri)
-    if reason is not None:
-        raise ConnectionError(f"cannot read runs from {uri}: {reason}")
-    with fast_http_failure(uri):
-        client = MlflowClient(tracking_uri=uri)
+    with backend_client(tracking_uri, "read runs") as (client, uri):
         found = client.get_experiment_by_name(experiment)
         if found is None:
             raise ValueError(f"no experiment named {experiment!r} at {uri}")
@@ -116,15 +110,9 @@ def child_runs(parent_run_id: str, *, tracking_uri: str | None = None) -> list[d
     ConnectionError
         If the backend cannot be reached.
     """
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    uri = tracking_uri or default_tracking_uri()
-    reason = probe_backend(uri)
-    if reason is not None:
-        raise ConnectionError(f"cannot read runs from {uri}: {reason}")
-    with fast_http_failure(uri):
-        client = MlflowClient(tracking_uri=uri)
+    with backend_client(tracking_uri, "read runs") as (client, uri):
         try:
             parent = client.get_run(parent_run_id)
         except MlflowException as exc:
