@@ -193,11 +193,6 @@ class Trial(BaseModel):
     seed: int
     config: dict[str, Any]
 
-    @property
-    def point(self) -> str:
-        """The parameter point without the seed (trials that differ only by seed share it)."""
-        return json.dumps(self.params, sort_keys=True)
-
 
 def load_sweep_config(path: Path) -> SweepConfig:
     """Read a sweep config from a ``.json``, ``.yaml`` or ``.yml`` file.
