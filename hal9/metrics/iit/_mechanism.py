@@ -1,0 +1,299 @@
+"""Small φ and maximally irreducible causes/effects (MICE) for many mechanisms of many systems at once.
+
+For a mechanism ``M`` and purview ``P`` (PyPhi 1.2.0 ``Subsystem.find_mip`` / ``find_mice``):
+
+* ``φ(M, P) = min over bipartitions ((M1, P1), (M2, P2))`` of ``EMD(p(P | M), p(P1 | M1) ⊗ p(P2 | M2))``, over
+  ``mip_bipartitions`` (each part non-empty as a mechanism–purview pair), each distance rounded to 6 decimals;
+  0 when the cause repertoire is all zero;
+* candidate purviews are the non-empty ``P`` whose connections with ``M`` (``P → M`` for causes, ``M → P`` for
+  effects) are not "block reducible": the bipartite graph of those connections is connected (PyPhi's
+  ``irreducible_purviews``);
+* the MICE is the candidate with the largest ``φ``; ties go to the larger purview, then to the first in
+  powerset
+  order (PyPhi compares ``[φ, len(mechanism), len(purview)]`` and ``max`` keeps the first maximum).
+
+Everything is batched: all (system, mechanism) tasks, all their candidate purviews and all partitions are
+laid out
+as flat tensors; effect distances use the product closed form, cause distances the exact Hamming EMD of
+:mod:`.emd` (grouped by purview size; for 5 or more purview nodes, lower bounds prune the partitions that
+cannot
+be the minimum before the exact solver runs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from hal9.metrics.iit._indexing import Index
+from hal9.metrics.iit._tables import Tables
+from hal9.metrics.iit.emd import DUAL_MAX_NODES, hamming_emd, hamming_emd_cheap_bound, hamming_emd_lower_bound
+
+__all__ = ["MiceBatch", "Stats", "find_mice", "irreducible_purviews", "round6", "round6_exact"]
+
+CAUSE = 0
+EFFECT = 1
+
+
+def round6(x: Tensor) -> Tensor:
+    """Round to 6 decimals as NumPy rounds a ``float64`` (scale, round half to even, unscale).
+
+    PyPhi rounds effect distances (NumPy scalars) this way.
+    """
+    return torch.round(x * 1e6) / 1e6
+
+
+def round6_exact(x: Tensor) -> Tensor:
+    """Round to 6 decimals as Python's ``round(float, 6)`` does (the multiple of 1e-6 nearest the exact binary
+    value). PyPhi rounds cause distances (Python floats) this way; it differs from :func:`round6` only near
+    half-way cases, which are redone with Python's ``round``.
+    """
+    y = x * 1e6
+    out = torch.round(y) / 1e6
+    near = ((y - torch.floor(y)) - 0.5).abs() < 1e-6
+    if near.any():
+        where = torch.nonzero(near).flatten()
+        vals = [round(float(v), 6) for v in x[where].tolist()]
+        out[where] = torch.tensor(vals, dtype=x.dtype, device=x.device)
+    return out
+
+
+@dataclass
+class Stats:
+    """Counts of what was evaluated (reported by the results)."""
+
+    purviews: int = 0
+    partitions: int = 0
+    cause_emds_exact: int = 0
+    cause_emds_dual: int = 0
+    cause_emds_pruned: int = 0
+
+    def add(self, other: Stats) -> None:
+        """Accumulate ``other`` into this one."""
+        for key in vars(self):
+            setattr(self, key, getattr(self, key) + getattr(other, key))
+
+
+@dataclass(frozen=True)
+class MiceBatch:
+    """MICE of ``T`` tasks.
+
+    ``phi (T,)``; ``purview (T,)`` mask (0 if none); ``mip_m1``/``mip_p1`` ``(T,)`` masks of the MIP
+    partition's first part (``-1`` if none); ``repertoire``: for causes ``(T, 2**n)`` (LOLI over the purview's
+    nodes, zero-padded), for effects the per-node ON probabilities ``(T, n)`` (``NaN`` outside the purview).
+    """
+
+    phi: Tensor
+    purview: Tensor
+    mip_m1: Tensor
+    mip_p1: Tensor
+    repertoire: Tensor
+
+
+def irreducible_purviews(cm: Tensor, direction: int, idx: Index) -> Tensor:
+    """``(B, 2**n M, 2**n P)`` bool: purview ``P`` is a candidate for mechanism ``M`` under ``cm``."""
+    b = cm.shape[0]
+    n = idx.n
+    size = 2**n
+    bits = idx.bits.to(cm.dtype if cm.dtype.is_floating_point else torch.float32)
+    c = cm.to(bits.dtype)
+    m_bits = bits[:, None, :].expand(size, size, n)  # [M, P, i]
+    p_bits = bits[None, :, :].expand(size, size, n)
+    src, dst = (p_bits, m_bits) if direction == CAUSE else (m_bits, p_bits)
+    src = src.unsqueeze(0).expand(b, size, size, n)
+    dst = dst.unsqueeze(0).expand(b, size, size, n)
+    first = torch.argmax(src, dim=-1, keepdim=True)  # lowest source node
+    s = torch.zeros_like(src).scatter_(-1, first, 1.0) * (src.sum(-1, keepdim=True) > 0)
+    t = torch.zeros_like(dst)
+    cmt = c.transpose(1, 2)
+    for _ in range(n + 1):
+        t = ((torch.einsum("bmpi,bij->bmpj", s, c) > 0).to(s.dtype)) * dst
+        s = torch.maximum(s, ((torch.einsum("bmpj,bji->bmpi", t, cmt) > 0).to(s.dtype)) * src)
+    nonempty = (src.sum(-1) > 0) & (dst.sum(-1) > 0)
+    return nonempty & (s == src).all(-1) & (t == dst).all(-1)
+
+
+def _expand_pairs(
+    pair_m: Tensor, pair_p: Tensor, idx: Index
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Records of every (pair, mip bipartition): pair id, M1, P1, M2, P2 (masks)."""
+    a = idx.popcount[pair_m]
+    c = idx.popcount[pair_p]
+    count = idx.pat_count[a, c]
+    start = idx.pat_offset[a, c]
+    pair_id = torch.repeat_interleave(torch.arange(pair_m.shape[0], device=pair_m.device), count)
+    first = torch.cumsum(count, 0) - count
+    within = torch.arange(pair_id.shape[0], device=pair_m.device) - first[pair_id]
+    pat = start[pair_id] + within
+    m = pair_m[pair_id]
+    p = pair_p[pair_id]
+    m1 = idx.deposit[m, idx.pat_n0[pat]]
+    p1 = idx.deposit[p, idx.pat_d0[pat]]
+    return pair_id, m1, p1, m ^ m1, p ^ p1
+
+
+def _segment_first_argmin(values: Tensor, seg: Tensor, nseg: int) -> tuple[Tensor, Tensor]:
+    """Per segment: the minimum and the first record attaining it (records are in segment order)."""
+    inf = torch.full((nseg,), float("inf"), dtype=values.dtype, device=values.device)
+    mins = inf.scatter_reduce(0, seg, values, reduce="amin")
+    at_min = values == mins[seg]
+    big = torch.full((nseg,), values.shape[0], dtype=torch.long, device=values.device)
+    pos = torch.arange(values.shape[0], device=values.device)
+    first = big.scatter_reduce(0, seg, torch.where(at_min, pos, values.shape[0]), reduce="amin")
+    return mins, first
+
+
+def _cause_phi(
+    tables: Tables,
+    sys_b: Tensor,
+    m: Tensor,
+    p: Tensor,
+    m1: Tensor,
+    p1: Tensor,
+    m2: Tensor,
+    p2: Tensor,
+    pair_id: Tensor,
+    npairs: int,
+    idx: Index,
+    stats: Stats,
+) -> Tensor:
+    """Rounded cause distances of every record (``inf`` where pruned: never below the pair's minimum)."""
+    out = torch.full(m.shape, float("inf"), dtype=tables.cause3.dtype, device=m.device)
+    k_all = idx.popcount[p]
+    for k in torch.unique(k_all).tolist():
+        sel = torch.nonzero(k_all == k).flatten()
+        states = torch.arange(2**k, device=m.device)
+        xs = idx.deposit[p[sel]][:, states]  # (R, 2^k) global masks of the purview's states
+        bb = sys_b[sel][:, None]
+        r = tables.cause3[bb, m[sel][:, None], idx.base2[p[sel]][:, None] + idx.tern[xs]]
+        q1 = tables.cause3[
+            bb, m1[sel][:, None], idx.base2[p1[sel]][:, None] + idx.tern[xs & p1[sel][:, None]]
+        ]
+        q2 = tables.cause3[
+            bb, m2[sel][:, None], idx.base2[p2[sel]][:, None] + idx.tern[xs & p2[sel][:, None]]
+        ]
+        q = q1 * q2
+        if k <= 3:
+            out[sel] = round6_exact(hamming_emd(r, q))
+            stats.cause_emds_dual += int(sel.numel())
+            continue
+        # Prune: per (mechanism, purview) pair, evaluate partitions in order of their lower bound until no
+        # bound is below the best exact distance (cheap bound → for k > 4 the 4-node lift bound → exact).
+        lb = hamming_emd_cheap_bound(r, q)
+        tier = torch.zeros(sel.shape[0], dtype=torch.long, device=r.device)
+        lift = k > DUAL_MAX_NODES
+        seg = pair_id[sel]
+        best = torch.full((npairs,), float("inf"), dtype=r.dtype, device=r.device)
+        while True:
+            open_ = (tier < 2) & (lb < best[seg] - 1e-12)
+            if not open_.any():
+                break
+            cand_lb = torch.where(open_, lb, torch.full_like(lb, float("inf")))
+            mins, first = _segment_first_argmin(cand_lb, seg, npairs)
+            pick = first[torch.isfinite(mins)]
+            was = tier[pick]
+            if lift:
+                up = pick[was == 0]
+                if up.numel():
+                    lb[up] = torch.maximum(lb[up], hamming_emd_lower_bound(r[up], q[up]))
+                    tier[up] = 1
+                pick = pick[was == 1]
+                if not pick.numel():
+                    continue
+            exact = hamming_emd(r[pick], q[pick])
+            if lift:
+                stats.cause_emds_exact += int(pick.numel())
+            else:
+                stats.cause_emds_dual += int(pick.numel())
+            tier[pick] = 2
+            out[sel[pick]] = round6_exact(exact)
+            best.scatter_reduce_(0, seg[pick], exact, reduce="amin")
+        stats.cause_emds_pruned += int((tier < 2).sum())
+    return out
+
+
+def find_mice(
+    tables: Tables,
+    candidates: Tensor,
+    task_b: Tensor,
+    task_m: Tensor,
+    direction: int,
+    idx: Index,
+    stats: Stats | None = None,
+) -> MiceBatch:
+    """MICE of every task ``(task_b[t], task_m[t])`` in one direction.
+
+    ``candidates``: ``(B, 2**n, 2**n)`` from :func:`irreducible_purviews` for the same direction.
+    """
+    st = stats if stats is not None else Stats()
+    dev = task_m.device
+    n = idx.n
+    ntask = task_m.shape[0]
+    dtype = tables.cause3.dtype
+    if ntask == 0:
+        empty = torch.zeros(0, dtype=torch.long, device=dev)
+        width = 2**n if direction == CAUSE else n
+        return MiceBatch(
+            phi=torch.zeros(0, dtype=dtype, device=dev),
+            purview=empty,
+            mip_m1=empty,
+            mip_p1=empty,
+            repertoire=torch.zeros(0, width, dtype=dtype, device=dev),
+        )
+    cand = candidates[task_b, task_m]  # (T, 2^n)
+    cand[:, 0] = False
+    pair_t, pair_p = torch.nonzero(cand, as_tuple=True)
+    pair_m = task_m[pair_t]
+    pair_b = task_b[pair_t]
+    npairs = int(pair_t.shape[0])
+    st.purviews += npairs
+    pair_id, m1, p1, m2, p2 = _expand_pairs(pair_m, pair_p, idx)
+    st.partitions += int(pair_id.shape[0])
+    rec_b = pair_b[pair_id]
+    rec_m = pair_m[pair_id]
+    rec_p = pair_p[pair_id]
+    if direction == EFFECT:
+        e = tables.effect_on  # (B, n, 2^n)
+        em = e[rec_b, :, rec_m]
+        d1 = (em - e[rec_b, :, m1]).abs()
+        d2 = (em - e[rec_b, :, m2]).abs()
+        in1 = idx.bits[p1].to(dtype)
+        in2 = idx.bits[p2].to(dtype)
+        dist = round6((d1 * in1 + d2 * in2).sum(1))
+    else:
+        dist = _cause_phi(tables, rec_b, rec_m, rec_p, m1, p1, m2, p2, pair_id, npairs, idx, st)
+    phi_pair, first = _segment_first_argmin(dist, pair_id, npairs)
+    if direction == CAUSE:
+        unreachable = tables.cause_norm[pair_b, pair_m, pair_p] == 0
+        phi_pair = torch.where(unreachable, torch.zeros_like(phi_pair), phi_pair)
+    # Winner per task: max φ, then larger purview, then first in powerset order.
+    neg_inf = torch.full((ntask,), -1.0, dtype=dtype, device=dev)
+    best_phi = neg_inf.scatter_reduce(0, pair_t, phi_pair, reduce="amax")
+    at_best = phi_pair == best_phi[pair_t]
+    key = idx.popcount[pair_p] * (2 ** (n + 1)) - idx.rank[pair_p]
+    key = torch.where(at_best, key, torch.full_like(key, -(2**40)))
+    best_key = torch.full((ntask,), -(2**41), dtype=torch.long, device=dev).scatter_reduce(
+        0, pair_t, key, reduce="amax"
+    )
+    win = at_best & (key == best_key[pair_t])
+    win_pair = torch.full((ntask,), -1, dtype=torch.long, device=dev)
+    win_pair.scatter_reduce_(0, pair_t[win], torch.nonzero(win).flatten(), reduce="amax")
+    has = win_pair >= 0
+    wp = win_pair.clamp_min(0)
+    phi = torch.where(has, best_phi.clamp_min(0), torch.zeros_like(best_phi))
+    purview = torch.where(has, pair_p[wp], torch.zeros_like(wp)) if npairs else torch.zeros_like(task_m)
+    rec = first[wp] if npairs else torch.zeros_like(task_m)
+    mip_m1 = torch.where(has, m1[rec], torch.full_like(rec, -1)) if npairs else torch.full_like(task_m, -1)
+    mip_p1 = torch.where(has, p1[rec], torch.full_like(rec, -1)) if npairs else torch.full_like(task_m, -1)
+    if direction == CAUSE:
+        states = torch.arange(2**n, device=dev)
+        xs = idx.deposit[purview][:, states]
+        valid = states[None, :] < (1 << idx.popcount[purview])[:, None]
+        rep = tables.cause3[task_b[:, None], task_m[:, None], idx.base2[purview][:, None] + idx.tern[xs]]
+        rep = torch.where(valid, rep, torch.zeros_like(rep))
+    else:
+        rep = tables.effect_on[task_b, :, task_m]
+        rep = torch.where(idx.bits[purview], rep, torch.full_like(rep, float("nan")))
+    return MiceBatch(phi=phi, purview=purview, mip_m1=mip_m1, mip_p1=mip_p1, repertoire=rep)
