@@ -39,6 +39,23 @@ def add_metrics_parser(sub: Any) -> None:
     src = met.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", type=Path, help=".npy time series (T, n), or .npz with A [+ noise_cov] or x")
     src.add_argument("--hierarchy", type=int, metavar="N", help="simulate the demo hierarchy of N neurons")
+    src.add_argument(
+        "--tpm",
+        type=Path,
+        help="exact IIT 3.0 (as PyPhi 1.2.0) of a binary network: TPM as .npy/.csv/.txt, "
+        "or .json with tpm [+ cm, state]",
+    )
+    met.add_argument("--state", default=None, help="with --tpm: the network's state, e.g. 1,0,0")
+    met.add_argument(
+        "--cm", type=Path, default=None, help="with --tpm: connectivity matrix file (default all-to-all)"
+    )
+    met.add_argument(
+        "--nodes", default=None, help="with --tpm: the subsystem's nodes, e.g. 0,2 (default all)"
+    )
+    met.add_argument(
+        "--complexes", action="store_true", help="with --tpm: also every complex and the major complex"
+    )
+    met.add_argument("--device", default="cpu", help="with --tpm: torch device (cpu, cuda)")
     met.add_argument("--steps", type=int, default=400, help="simulation steps with --hierarchy (default 400)")
     met.add_argument(
         "--noise", type=float, default=0.5, help="s.d. of noise added to L1 input with --hierarchy"
@@ -152,8 +169,36 @@ def format_metrics(summary: Any) -> str:
     return "\n".join(lines)
 
 
+def _int_list(text: str | None, flag: str) -> tuple[int, ...] | None:
+    """``"1,0,0"`` → ``(1, 0, 0)``; ``None`` → ``None``; anything else is a ``ValueError`` naming ``flag``."""
+    if text is None:
+        return None
+    try:
+        return tuple(int(x) for x in text.replace(" ", "").split(",") if x != "")
+    except ValueError:
+        raise ValueError(f"{flag}: expected comma-separated integers, e.g. 1,0,0; got {text!r}") from None
+
+
+def _run_iit(args: argparse.Namespace) -> int:
+    from hal9.experiments.iit_report import IITReportConfig, format_iit, run_iit
+
+    cfg = IITReportConfig(
+        tpm=args.tpm,
+        cm=args.cm,
+        state=_int_list(args.state, "--state"),
+        nodes=_int_list(args.nodes, "--nodes"),
+        complexes=args.complexes,
+        device=args.device,
+    )
+    summary = run_iit(cfg, outputs=args.outputs, experiment=args.experiment, tracking_uri=args.tracking_uri)
+    print(json.dumps(summary, indent=2) if args.json else format_iit(summary))
+    return 0
+
+
 def run_metrics_command(args: argparse.Namespace) -> int:
     """Run ``hal9 metrics``; returns the exit code (2: bad input, reported on stderr)."""
+    if getattr(args, "tpm", None) is not None:
+        return _run_iit(args)
 
     from hal9.experiments.metrics_report import MetricsReportConfig, run_metrics
 

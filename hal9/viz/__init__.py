@@ -23,7 +23,7 @@ from hal9.core import module_aliases
 from hal9.viz._common import NORMS, ColorScale, color_scale
 from hal9.viz.activity import plot_layer_activity, subsample_indices
 from hal9.viz.hierarchy import DEFAULT_LAYER_NAMES, plot_hierarchy
-from hal9.viz.metrics import plot_compression, plot_phi_partitions
+from hal9.viz.metrics import plot_compression, plot_cut_phis, plot_phi_partitions
 from hal9.viz.selforg import plot_emergent_hierarchy, plot_feature_space, plot_null_comparison
 from hal9.viz.tactical import plot_cooperation, plot_gantt, plot_scheduler_comparison, plot_utilization
 from hal9.viz.weights import plot_weight_matrix
@@ -35,6 +35,7 @@ __all__ = [
     "color_scale",
     "plot_compression",
     "plot_cooperation",
+    "plot_cut_phis",
     "plot_emergent_hierarchy",
     "plot_feature_space",
     "plot_gantt",

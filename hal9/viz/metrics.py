@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from hal9.viz._common import _as_numpy, _new_figure
 
-__all__ = ["plot_compression", "plot_phi_partitions"]
+__all__ = ["plot_compression", "plot_cut_phis", "plot_phi_partitions"]
 
 
 def plot_phi_partitions(
@@ -45,6 +45,37 @@ def plot_phi_partitions(
     if best is not None:
         title += f"; MIB {labels[best]} = {v[best]:.4g}"
     ax.set_title(title)
+    return fig
+
+
+def plot_cut_phis(values: Any, labels: Sequence[str], *, best: int, tied: Sequence[int] = ()) -> Figure:
+    """Big Φ (IIT 3.0) of every unidirectional system cut, in evaluation order; the MIP cut red, ties orange.
+
+    Shape
+    -----
+    ``values``: ``(C,)`` Φ of the ``C`` cuts named by ``labels`` (e.g. ``"[1, 2] -> [0]"``); ``best`` indexes
+    the MIP cut, ``tied`` the other cuts with the same Φ. IIT 3.0's Φ has no unit (an EMD in concept space).
+    """
+    v = _as_numpy(values).astype(float).ravel()
+    if v.size == 0 or v.size != len(labels):
+        raise ValueError(
+            f"values ({v.size}) and labels ({len(labels)}) must be non-empty and of equal length"
+        )
+    if not 0 <= best < v.size:
+        raise ValueError(f"best must index values (0..{v.size - 1}), got {best}")
+    fig = _new_figure((max(6.0, min(0.3 * v.size, 18.0)), 4.0))
+    ax = fig.add_subplot()
+    colors = [
+        "tab:red" if i == best else "tab:orange" if i in set(tied) else "tab:blue" for i in range(v.size)
+    ]
+    ax.bar(np.arange(v.size), v, color=colors)
+    if v.size <= 40:
+        ax.set_xticks(np.arange(v.size), list(labels), rotation=90, fontsize=7)
+    else:
+        ax.set_xticks([])
+    ax.set_xlabel(f"{v.size} unidirectional cuts (from -> to)")
+    ax.set_ylabel("Φ of the cut")
+    ax.set_title(f"IIT 3.0 Φ over system cuts; MIP {labels[best]} = {v[best]:.6g}")
     return fig
 
 

@@ -125,3 +125,50 @@ def test_three_part_partition_and_the_old_criterion_spelling(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr
     assert "--criterion normalised is deprecated; use --criterion normalized" in proc.stderr
     assert json.loads(proc.stdout)["measures"]["wms"]["normalized"] is not None
+
+
+def _basic_files(tmp_path: Path) -> None:
+    from hal9.metrics.iit.examples import basic_network
+
+    net, state = basic_network()
+    np.save(tmp_path / "basic.npy", net.tpm.numpy())
+    np.savetxt(tmp_path / "cm.csv", net.cm.int().numpy(), delimiter=",", fmt="%d")
+    doc = {"tpm": net.tpm.tolist(), "cm": net.cm.int().tolist(), "state": list(state)}
+    (tmp_path / "basic.json").write_text(json.dumps(doc))
+
+
+def test_exact_iit_of_a_tpm_file(tmp_path: Path) -> None:
+    _basic_files(tmp_path)
+    proc = _run(["--tpm", "basic.npy", "--cm", "cm.csv", "--state", "1,0,0", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["sia"]["phi"] == pytest.approx(2.3125, abs=1e-9)
+    assert out["sia"]["cut"] == {"from": [1, 2], "to": [0]}
+    assert out["sia"]["n_concepts"] == 4 and out["input"]["n"] == 3
+    assert (tmp_path / "outputs" / "iit_cuts.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "outputs" / "iit.json").read_text())["sia"]["phi"] == out["sia"]["phi"]
+    assert out["mlflow"]["run_id"] and out["mlflow"]["fallback_path"] is None
+
+
+def test_exact_iit_from_json_with_complexes(tmp_path: Path) -> None:
+    _basic_files(tmp_path)
+    proc = _run(["--tpm", "basic.json", "--complexes"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Φ = 2.3125" in proc.stdout and "MIP cut [1, 2] -> [0]" in proc.stdout
+    assert "complexes: 3 of 5 subsystems; major (0, 1, 2) Φ = 2.3125" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--state", "0,1,0"], "state: (0, 1, 0) cannot be reached"),
+        (["--state", "1,0"], "state: expected 3 entries"),
+        (["--state", "1,x,0"], "--state: expected comma-separated integers"),
+        (["--state", "1,0,0", "--nodes", "0,5"], "nodes: indices must lie in [0, 3)"),
+    ],
+)
+def test_exact_iit_bad_input(args: list[str], match: str, tmp_path: Path) -> None:
+    _basic_files(tmp_path)
+    proc = _run(["--tpm", "basic.npy", *args], tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert match in proc.stderr

@@ -27,11 +27,16 @@ def _subsets(nodes: Sequence[int]) -> list[tuple[int, ...]]:
 
 
 def _analyse(
-    network: IITNetwork, state: tuple[int, ...], candidates: Sequence[int]
+    network: IITNetwork, state: tuple[int, ...], candidates: Sequence[int], progress: bool = False
 ) -> tuple[list[SystemIrreducibility], int]:
     out: list[SystemIrreducibility] = []
     skipped = 0
-    for nodes in _subsets(candidates):
+    subsets = _subsets(candidates)
+    if progress:
+        from tqdm import tqdm
+
+        subsets = tqdm(subsets, desc="subsystems", unit="subsystem", leave=False)
+    for nodes in subsets:
         if not network.is_reachable(nodes, state):
             skipped += 1
             continue
@@ -49,11 +54,14 @@ def all_complexes(network: IITNetwork, state: Sequence[int]) -> list[SystemIrred
     return _analyse(network, st, range(network.size))[0]
 
 
-def complexes(network: IITNetwork, state: Sequence[int]) -> ComplexesResult:
-    """Every irreducible complex (Φ > 0) among the causally significant nodes, and the major complex."""
+def complexes(network: IITNetwork, state: Sequence[int], *, progress: bool = False) -> ComplexesResult:
+    """Every irreducible complex (Φ > 0) among the causally significant nodes, and the major complex.
+
+    ``progress`` shows a progress bar over the subsystems (stderr).
+    """
     t0 = time.perf_counter()
     st = network.check_state(state)
-    results, skipped = _analyse(network, st, network.causally_significant_nodes())
+    results, skipped = _analyse(network, st, network.causally_significant_nodes(), progress)
     found = tuple(r for r in results if r.phi > 0)
     major = max(found, key=_order) if found else None
     return ComplexesResult(
