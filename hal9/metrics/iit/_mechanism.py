@@ -159,33 +159,47 @@ def _cause_phi(
     idx: Index,
     stats: Stats,
 ) -> Tensor:
-    """Rounded cause distances of every record (``inf`` where pruned: never below the pair's minimum)."""
+    """Rounded cause distances of every record (``inf`` where pruned: never below the pair's minimum).
+
+    Purviews of 1–2 nodes: every record exactly (dual vertices). Larger purviews: per (mechanism, purview)
+    pair, records are evaluated in the order of their lower bound until no bound is below the pair's best
+    exact distance. Bounds, tightest last: the node-marginal bound from ``tables.cause_marg`` (no repertoire
+    gathered), then ``max(marginal, TV)`` and, over 5+ nodes, the 4-node lift bound; then the exact EMD.
+    """
     out = torch.full(m.shape, float("inf"), dtype=tables.cause3.dtype, device=m.device)
     k_all = idx.popcount[p]
+    mg = tables.cause_marg
     for k in torch.unique(k_all).tolist():
         sel = torch.nonzero(k_all == k).flatten()
         states = torch.arange(2**k, device=m.device)
-        xs = idx.deposit[p[sel]][:, states]  # (R, 2^k) global masks of the purview's states
-        bb = sys_b[sel][:, None]
-        r = tables.cause3[bb, m[sel][:, None], idx.base2[p[sel]][:, None] + idx.tern[xs]]
-        q1 = tables.cause3[
-            bb, m1[sel][:, None], idx.base2[p1[sel]][:, None] + idx.tern[xs & p1[sel][:, None]]
-        ]
-        q2 = tables.cause3[
-            bb, m2[sel][:, None], idx.base2[p2[sel]][:, None] + idx.tern[xs & p2[sel][:, None]]
-        ]
-        q = q1 * q2
-        if k <= 3:
+
+        def vectors(
+            rows: Tensor, k: int = k, sel: Tensor = sel, states: Tensor = states
+        ) -> tuple[Tensor, Tensor]:
+            g = sel[rows]
+            xs = idx.deposit[p[g]][:, states]  # (R, 2^k) global masks of the purview's states
+            bb = sys_b[g][:, None]
+            r = tables.cause3[bb, m[g][:, None], idx.base2[p[g]][:, None] + idx.tern[xs]]
+            q1 = tables.cause3[bb, m1[g][:, None], idx.base2[p1[g]][:, None] + idx.tern[xs & p1[g][:, None]]]
+            q2 = tables.cause3[bb, m2[g][:, None], idx.base2[p2[g]][:, None] + idx.tern[xs & p2[g][:, None]]]
+            return r, q1 * q2
+
+        if k <= 2:
+            r, q = vectors(torch.arange(sel.shape[0], device=m.device))
             out[sel] = round6_exact(hamming_emd(r, q))
             stats.cause_emds_dual += int(sel.numel())
             continue
-        # Prune: per (mechanism, purview) pair, evaluate partitions in order of their lower bound until no
-        # bound is below the best exact distance (cheap bound → for k > 4 the 4-node lift bound → exact).
-        lb = hamming_emd_cheap_bound(r, q)
-        tier = torch.zeros(sel.shape[0], dtype=torch.long, device=r.device)
-        lift = k > DUAL_MAX_NODES
+        bs, ms, ps = sys_b[sel], m[sel], p[sel]
+        whole = mg[bs, ms, ps]  # (R, n)
+        in1 = idx.bits[p1[sel]].to(whole.dtype)
+        in2 = idx.bits[p2[sel]].to(whole.dtype)
+        lb = (
+            (whole - mg[bs, m1[sel], p1[sel]]).abs() * in1 + (whole - mg[bs, m2[sel], p2[sel]]).abs() * in2
+        ).sum(1)
+        del whole, in1, in2
+        tier = torch.zeros(sel.shape[0], dtype=torch.long, device=m.device)
         seg = pair_id[sel]
-        best = torch.full((npairs,), float("inf"), dtype=r.dtype, device=r.device)
+        best = torch.full((npairs,), float("inf"), dtype=lb.dtype, device=m.device)
         while True:
             open_ = (tier < 2) & (lb < best[seg] - 1e-12)
             if not open_.any():
@@ -194,16 +208,20 @@ def _cause_phi(
             mins, first = _segment_first_argmin(cand_lb, seg, npairs)
             pick = first[torch.isfinite(mins)]
             was = tier[pick]
-            if lift:
-                up = pick[was == 0]
-                if up.numel():
-                    lb[up] = torch.maximum(lb[up], hamming_emd_lower_bound(r[up], q[up]))
-                    tier[up] = 1
-                pick = pick[was == 1]
-                if not pick.numel():
-                    continue
-            exact = hamming_emd(r[pick], q[pick])
-            if lift:
+            up = pick[was == 0]
+            if up.numel():
+                r, q = vectors(up)
+                bound = hamming_emd_cheap_bound(r, q)
+                if k > DUAL_MAX_NODES:
+                    bound = torch.maximum(bound, hamming_emd_lower_bound(r, q))
+                lb[up] = torch.maximum(lb[up], bound)
+                tier[up] = 1
+            pick = pick[was == 1]
+            if not pick.numel():
+                continue
+            r, q = vectors(pick)
+            exact = hamming_emd(r, q)
+            if k > DUAL_MAX_NODES:
                 stats.cause_emds_exact += int(pick.numel())
             else:
                 stats.cause_emds_dual += int(pick.numel())
@@ -211,6 +229,59 @@ def _cause_phi(
             out[sel[pick]] = round6_exact(exact)
             best.scatter_reduce_(0, seg[pick], exact, reduce="amin")
         stats.cause_emds_pruned += int((tier < 2).sum())
+    return out
+
+
+def _effect_records(
+    tables: Tables, rec_b: Tensor, rec_m: Tensor, m1: Tensor, p1: Tensor, m2: Tensor, p2: Tensor, idx: Index
+) -> Tensor:
+    """Rounded effect distances of records (product closed form: per-node |ΔP(ON)| summed)."""
+    e = tables.effect_on  # (B, n, 2^n)
+    em = e[rec_b, :, rec_m]
+    d1 = (em - e[rec_b, :, m1]).abs() * idx.bits[p1].to(em.dtype)
+    d2 = (em - e[rec_b, :, m2]).abs() * idx.bits[p2].to(em.dtype)
+    return round6((d1 + d2).sum(1))
+
+
+def _effect_pairs(tables: Tables, pair_b: Tensor, pair_m: Tensor, pair_p: Tensor, idx: Index) -> Tensor:
+    """Rounded effect φ of every (mechanism, purview) pair without enumerating purview bipartitions.
+
+    For a mechanism bipartition ``(M1, M2)`` the distance of purview bipartition ``(P1, P2)`` is
+    ``Σ_{p∈P1} a1_p + Σ_{p∈P2} a2_p`` with ``a_i = |P(p ON | M) − P(p ON | M_i)|``; its minimum over ``P1 ⊆ P`` is
+    ``Σ_p min(a1_p, a2_p)``, plus ``max(0, min_p (a1_p − a2_p))`` when ``M1 = ∅`` (``P1`` must then be non-empty).
+    """
+    a = idx.popcount[pair_m]
+    count = 2 ** (a - 1)
+    gid = torch.repeat_interleave(torch.arange(pair_m.shape[0], device=pair_m.device), count)
+    within = torch.arange(gid.shape[0], device=pair_m.device) - (torch.cumsum(count, 0) - count)[gid]
+    m = pair_m[gid]
+    b = pair_b[gid]
+    m1 = idx.deposit[m, within]
+    e = tables.effect_on
+    em = e[b, :, m]
+    a1 = (em - e[b, :, m1]).abs()
+    a2 = (em - e[b, :, m ^ m1]).abs()
+    inside = idx.bits[pair_p[gid]]
+    zero = torch.zeros_like(a1)
+    total = torch.where(inside, torch.minimum(a1, a2), zero).sum(1)
+    gap = torch.where(inside, a1 - a2, torch.full_like(a1, float("inf"))).amin(1).clamp_min(0)
+    total = total + torch.where(m1 == 0, gap, torch.zeros_like(gap))
+    inf = torch.full((pair_m.shape[0],), float("inf"), dtype=total.dtype, device=total.device)
+    return inf.scatter_reduce(0, gid, round6(total), reduce="amin")
+
+
+def _chunks(task_b: Tensor, task_m: Tensor, cand: Tensor, idx: Index, limit: int) -> list[Tensor]:
+    """Split task indices so that each chunk enumerates at most about ``limit`` partitions."""
+    a = idx.popcount[task_m]
+    per = (cand.long() * idx.pat_count[a][:, idx.popcount]).sum(1)
+    out: list[Tensor] = []
+    start, acc = 0, 0
+    for t, c in enumerate(per.tolist()):
+        if acc and acc + c > limit:
+            out.append(torch.arange(start, t, device=task_m.device))
+            start, acc = t, 0
+        acc += c
+    out.append(torch.arange(start, task_m.shape[0], device=task_m.device))
     return out
 
 
@@ -222,10 +293,12 @@ def find_mice(
     direction: int,
     idx: Index,
     stats: Stats | None = None,
+    max_records: int = 2_000_000,
 ) -> MiceBatch:
     """MICE of every task ``(task_b[t], task_m[t])`` in one direction.
 
-    ``candidates``: ``(B, 2**n, 2**n)`` from :func:`irreducible_purviews` for the same direction.
+    ``candidates``: ``(B, 2**n, 2**n)`` from :func:`irreducible_purviews` for the same direction. Tasks are
+    processed in chunks of at most about ``max_records`` (mechanism, purview, partition) records.
     """
     st = stats if stats is not None else Stats()
     dev = task_m.device
@@ -242,30 +315,48 @@ def find_mice(
             mip_p1=empty,
             repertoire=torch.zeros(0, width, dtype=dtype, device=dev),
         )
-    cand = candidates[task_b, task_m]  # (T, 2^n)
-    cand[:, 0] = False
+    cand_all = candidates[task_b, task_m]  # (T, 2^n)
+    cand_all[:, 0] = False
+    parts = [
+        _find_mice_chunk(tables, cand_all[c], task_b[c], task_m[c], direction, idx, st)
+        for c in _chunks(task_b, task_m, cand_all, idx, max_records)
+    ]
+    return MiceBatch(*(torch.cat([getattr(p, f) for p in parts]) for f in MiceBatch.__dataclass_fields__))
+
+
+def _find_mice_chunk(
+    tables: Tables, cand: Tensor, task_b: Tensor, task_m: Tensor, direction: int, idx: Index, st: Stats
+) -> MiceBatch:
+    dev = task_m.device
+    n = idx.n
+    ntask = task_m.shape[0]
+    dtype = tables.cause3.dtype
     pair_t, pair_p = torch.nonzero(cand, as_tuple=True)
     pair_m = task_m[pair_t]
     pair_b = task_b[pair_t]
     npairs = int(pair_t.shape[0])
     st.purviews += npairs
-    pair_id, m1, p1, m2, p2 = _expand_pairs(pair_m, pair_p, idx)
-    st.partitions += int(pair_id.shape[0])
-    rec_b = pair_b[pair_id]
-    rec_m = pair_m[pair_id]
-    rec_p = pair_p[pair_id]
     if direction == EFFECT:
-        e = tables.effect_on  # (B, n, 2^n)
-        em = e[rec_b, :, rec_m]
-        d1 = (em - e[rec_b, :, m1]).abs()
-        d2 = (em - e[rec_b, :, m2]).abs()
-        in1 = idx.bits[p1].to(dtype)
-        in2 = idx.bits[p2].to(dtype)
-        dist = round6((d1 * in1 + d2 * in2).sum(1))
+        phi_pair = _effect_pairs(tables, pair_b, pair_m, pair_p, idx)
+        st.partitions += int((2 ** (idx.popcount[pair_m] - 1)).sum()) if npairs else 0
     else:
-        dist = _cause_phi(tables, rec_b, rec_m, rec_p, m1, p1, m2, p2, pair_id, npairs, idx, st)
-    phi_pair, first = _segment_first_argmin(dist, pair_id, npairs)
-    if direction == CAUSE:
+        pair_id, m1, p1, m2, p2 = _expand_pairs(pair_m, pair_p, idx)
+        st.partitions += int(pair_id.shape[0])
+        dist = _cause_phi(
+            tables,
+            pair_b[pair_id],
+            pair_m[pair_id],
+            pair_p[pair_id],
+            m1,
+            p1,
+            m2,
+            p2,
+            pair_id,
+            npairs,
+            idx,
+            st,
+        )
+        phi_pair, first = _segment_first_argmin(dist, pair_id, npairs)
         unreachable = tables.cause_norm[pair_b, pair_m, pair_p] == 0
         phi_pair = torch.where(unreachable, torch.zeros_like(phi_pair), phi_pair)
     # Winner per task: max φ, then larger purview, then first in powerset order.
@@ -284,9 +375,21 @@ def find_mice(
     wp = win_pair.clamp_min(0)
     phi = torch.where(has, best_phi.clamp_min(0), torch.zeros_like(best_phi))
     purview = torch.where(has, pair_p[wp], torch.zeros_like(wp)) if npairs else torch.zeros_like(task_m)
-    rec = first[wp] if npairs else torch.zeros_like(task_m)
-    mip_m1 = torch.where(has, m1[rec], torch.full_like(rec, -1)) if npairs else torch.full_like(task_m, -1)
-    mip_p1 = torch.where(has, p1[rec], torch.full_like(rec, -1)) if npairs else torch.full_like(task_m, -1)
+    mip_m1 = torch.full_like(task_m, -1)
+    mip_p1 = torch.full_like(task_m, -1)
+    if npairs:
+        if direction == CAUSE:
+            rec = first[wp]
+            rm1, rp1 = m1[rec], p1[rec]
+        else:
+            # The MIP partition of each MICE: its records, the first minimal one in PyPhi's order.
+            wid, wm1, wp1, wm2, wp2 = _expand_pairs(pair_m[wp], pair_p[wp], idx)
+            d = _effect_records(tables, pair_b[wp][wid], pair_m[wp][wid], wm1, wp1, wm2, wp2, idx)
+            _, firstw = _segment_first_argmin(d, wid, ntask)
+            rm1, rp1 = wm1[firstw.clamp_max(d.shape[0] - 1)], wp1[firstw.clamp_max(d.shape[0] - 1)]
+        ok = has & (phi > 0)
+        mip_m1 = torch.where(ok, rm1, mip_m1)
+        mip_p1 = torch.where(ok, rp1, mip_p1)
     if direction == CAUSE:
         states = torch.arange(2**n, device=dev)
         xs = idx.deposit[purview][:, states]

@@ -200,11 +200,13 @@ def ces_distances(
     while open_problems:
         needed: list[int] = []
         still = []
+        values = np.array(dist.value)
+        exact_now = np.array(dist.is_exact)
         for j, d1, d2, pair_ids, null_ids in open_problems:
             n1, n2 = len(pair_ids), len(null_ids) - len(pair_ids)
             ids = np.array(pair_ids, dtype=np.int64).reshape(n1, n2)
-            d = np.array(dist.value)[ids]
-            dn = np.array([dist.value[i] for i in null_ids])
+            d = values[ids]
+            dn = values[np.array(null_ids, dtype=np.int64)]
             size = n1 + n2 + 1
             cost = np.full((size, size), d.max() + 1)
             cost[:n1, n1:-1] = d
@@ -217,7 +219,7 @@ def ces_distances(
             full = np.zeros((size, size))
             full[np.ix_(rows, cols)] = flow
             used = full[:n1, n1:-1] > 0
-            inexact = [int(i) for i in ids[used] if not dist.is_exact[int(i)]]
+            inexact = [int(i) for i in ids[used & ~exact_now[ids]]]
             if inexact:
                 needed.extend(inexact)
                 still.append((j, d1, d2, pair_ids, null_ids))

@@ -23,6 +23,8 @@ Returned tables (float, same dtype as the TPM):
   ``P`` at
   state ``x`` (see :mod:`._indexing`); ``cause_norm``: ``(B, 2**n, 2**n)`` the normalising sums (0 =
   unreachable).
+* ``cause_marg``: ``(B, 2**n, 2**n, n)``: ``cause_marg[b, M, P, p]`` = probability that node ``p`` was ON under
+  the cause repertoire of ``M`` over ``P`` (meaningful for ``p ∈ P``);
 * ``effect_on``: ``(B, n, 2**n)``: ``effect_on[b, p, M] = P(p ON at t+1 | M in its state)``.
 
 Cost: ``O(B · 6**n)`` time and memory for the cause table (n = 7: 280 k numbers per system).
@@ -44,6 +46,7 @@ class Tables:
 
     cause3: Tensor
     cause_norm: Tensor
+    cause_marg: Tensor
     effect_on: Tensor
 
 
@@ -100,6 +103,16 @@ def build_tables(on: Tensor, cm: Tensor, state: Tensor) -> Tables:
         z3 = z3.index_select(_state_axis(i, n, 2), pick)
     z3 = z3.reshape(b, size, 3**n)
     cause3 = torch.where(z3 > 0, prod / torch.where(z3 > 0, z3, torch.ones_like(z3)), torch.zeros_like(prod))
+    # Node marginals of every cause repertoire: sum the purview's slice with node p held ON.
+    margs = []
+    for p in range(n):
+        t = cause3.reshape(b, size, *([3] * n))
+        for i in range(n):
+            ax = _state_axis(i, n, 2)
+            inside = t.select(ax, 1) if i == p else t.select(ax, 0) + t.select(ax, 1)
+            t = torch.stack([t.select(ax, 2), inside], dim=ax)
+        margs.append(t.reshape(b, size, size))
+    cause_marg = torch.stack(margs, dim=-1)
     # Effect: per node p, "fix to the current state or average" per mechanism node.
     e = node.reshape(b, n, *([2] * n))
     for i in range(n):
@@ -111,4 +124,4 @@ def build_tables(on: Tensor, cm: Tensor, state: Tensor) -> Tables:
         )
         e = torch.cat([e.mean(dim=ax, keepdim=True), fixed], dim=ax)
     effect_on = e.reshape(b, n, size)
-    return Tables(cause3=cause3, cause_norm=norm, effect_on=effect_on)
+    return Tables(cause3=cause3, cause_norm=norm, cause_marg=cause_marg, effect_on=effect_on)
