@@ -23,8 +23,8 @@ Returned tables (float, same dtype as the TPM):
   ``P`` at
   state ``x`` (see :mod:`._indexing`); ``cause_norm``: ``(B, 2**n, 2**n)`` the normalising sums (0 =
   unreachable).
-* ``cause_marg``: ``(B, 2**n, 2**n, n)``: ``cause_marg[b, M, P, p]`` = probability that node ``p`` was ON under
-  the cause repertoire of ``M`` over ``P`` (meaningful for ``p ∈ P``);
+* ``cause_marg``: ``(B, 2**n, 2**n, n)``: ``cause_marg[b, M, P, p]`` = probability that node ``p`` was ON
+  under the cause repertoire of ``M`` over ``P`` (meaningful for ``p ∈ P``);
 * ``effect_on``: ``(B, n, 2**n)``: ``effect_on[b, p, M] = P(p ON at t+1 | M in its state)``.
 
 Cost: ``O(B · 6**n)`` time and memory for the cause table (n = 7: 280 k numbers per system).
