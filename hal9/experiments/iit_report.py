@@ -173,7 +173,7 @@ def format_iit(summary: dict[str, Any]) -> str:
     s = summary["sia"]
     inp = summary["input"]
     lines = [
-        f"Exact IIT 3.0 ({s['method']})",
+        f"hal9 metrics: {s['method']}",
         f"  input: {inp['path']} ({inp['n']} nodes), state {tuple(inp['state'])}",
     ]
     lines.append(f"  subsystem {tuple(s['nodes'])}: Φ = {s['phi']:.6g}")

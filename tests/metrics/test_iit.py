@@ -236,3 +236,24 @@ def test_cuda_matches_cpu() -> None:
     assert state5 is not None
     gpu = IITNetwork.from_tpm(net.tpm, net.cm.int(), device="cuda")
     assert sia(gpu, state5).phi == pytest.approx(sia(net, state5).phi, abs=1e-9)
+
+
+def test_batch_of_states_and_networks_equals_one_by_one() -> None:
+    from hal9.metrics.iit import sia_batch
+
+    rng = np.random.default_rng(11)
+    items: list[tuple[IITNetwork, tuple[int, ...]] | tuple[IITNetwork, tuple[int, ...], tuple[int, ...]]] = []
+    for n in (3, 4, 3, 4):
+        net = _random_network(rng, n, True)
+        for _ in range(2):
+            state = _reachable_state(net, rng)
+            assert state is not None
+            items.append((net, state))
+    net, state = EXAMPLES["basic"]()
+    items.append((net, state, (0, 2)))
+    batch = sia_batch(items)
+    assert [r.counts.get("batch_size") for r in batch][:1] == [4]  # the 3-node items share a batch
+    for item, got in zip(items, batch, strict=True):
+        one = sia(*item)
+        assert got.phi == one.phi and got.cut_phis == one.cut_phis and got.nodes == one.nodes
+        assert [c.mechanism for c in got.concepts] == [c.mechanism for c in one.concepts]

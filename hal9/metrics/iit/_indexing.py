@@ -2,11 +2,9 @@
 
 Sets of nodes are bit masks (bit ``i`` = node ``i``); states of a set ``S`` are indexed LOLI over the nodes of
 ``S`` in increasing order. The "3-layout" stores, for every purview at once, a function of the purview's
-state:
-a tensor ``(3,)*n`` flattened in C order, digit ``i`` (weight ``3**i``) being node ``i``'s state (0, 1) or 2
-when
-node ``i`` is outside the purview. Purview ``P`` in state ``x`` (a mask ⊆ ``P``) sits at
-``base2[P] + tern[x]``.
+state: a tensor ``(3,)*n`` flattened in C order, digit ``i`` (weight ``3**i``) being node ``i``'s state (0, 1)
+or 2 when node ``i`` is outside the purview. Purview ``P`` in state ``x`` (a mask ⊆ ``P``) sits at ``base2[P]
++ tern[x]``.
 
 The enumeration orders are PyPhi 1.2.0's, because its reported MIP partitions, MIP cuts and tie-breaks follow
 them: ``powerset`` (by size, then lexicographic), ``bipartition`` and ``directed_bipartition``

@@ -9,15 +9,12 @@ For a mechanism ``M`` and purview ``P`` (PyPhi 1.2.0 ``Subsystem.find_mip`` / ``
   effects) are not "block reducible": the bipartite graph of those connections is connected (PyPhi's
   ``irreducible_purviews``);
 * the MICE is the candidate with the largest ``φ``; ties go to the larger purview, then to the first in
-  powerset
-  order (PyPhi compares ``[φ, len(mechanism), len(purview)]`` and ``max`` keeps the first maximum).
+  powerset order (PyPhi compares ``[φ, len(mechanism), len(purview)]`` and ``max`` keeps the first maximum).
 
-Everything is batched: all (system, mechanism) tasks, all their candidate purviews and all partitions are
-laid out
-as flat tensors; effect distances use the product closed form, cause distances the exact Hamming EMD of
+Everything is batched: all (system, mechanism) tasks, all their candidate purviews and all partitions are laid
+out as flat tensors; effect distances use the product closed form, cause distances the exact Hamming EMD of
 :mod:`.emd` (grouped by purview size; for 5 or more purview nodes, lower bounds prune the partitions that
-cannot
-be the minimum before the exact solver runs).
+cannot be the minimum before the exact solver runs).
 """
 
 from __future__ import annotations

@@ -3,22 +3,17 @@
 Definitions follow PyPhi 1.2.0 (``compute.distance``):
 
 * **concept distance** ``d(c1, c2)`` = Hamming EMD between the cause repertoires, both expanded (times the
-  uniform
-  distribution over the missing nodes) to the union of the two cause purviews, plus the same for the effect
-  repertoires (expanded with the unconstrained effect repertoire; products, so the closed form applies);
+  uniform distribution over the missing nodes) to the union of the two cause purviews, plus the same for the
+  effect repertoires (expanded with the unconstrained effect repertoire; products, so the closed form
+  applies);
 * the **null concept** of a system has the uniform cause repertoire and the unconstrained effect repertoire;
 * **CES distance**: concepts present in both structures (same mechanism, φ and repertoires) are set aside. If
-  one
-  side then has no concept left, the distance is ``Σ φ(c) · d(c, null)`` over the concepts left in the
-  structure
-  with more concepts. Otherwise it is the EMD between the φ values of the remaining concepts of the first
-  structure
-  (plus the null concept) and those of the second (plus the null concept, carrying the difference of total
-  φ), with
-  ground distance ``d``, transport within one structure being forbidden; when the second structure has more
-  total
-  φ, the excess starts at the first structure's null concept (which is what PyPhi's EMD solver does with the
-  negative mass it is given). The result is rounded to 6 decimals.
+  one side then has no concept left, the distance is ``Σ φ(c) · d(c, null)`` over the concepts left in the
+  structure with more concepts. Otherwise it is the EMD between the φ values of the remaining concepts of the
+  first structure (plus the null concept) and those of the second (plus the null concept, carrying the
+  difference of total φ), with ground distance ``d``, transport within one structure being forbidden; when the
+  second structure has more total φ, the excess starts at the first structure's null concept (which is what
+  PyPhi's EMD solver does with the negative mass it is given). The result is rounded to 6 decimals.
 """
 
 from __future__ import annotations

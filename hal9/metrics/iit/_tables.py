@@ -8,20 +8,17 @@ Definitions (Oizumi et al. 2014; PyPhi 1.2.0 ``Subsystem``):
 
 * each node's TPM is averaged uniformly over the nodes that are not its inputs in ``cm`` (so a cut input is
   replaced by uniform noise);
-* **cause repertoire** of mechanism ``M`` over purview ``P``:
-  ``p(x_P | M = m) ∝ Π_{j ∈ M} E_{x_{¬P}}[P(j = m_j | x_P, x_{¬P})]``, the average over the nodes outside
-  ``P``
-  being uniform, then normalised over ``x_P`` (left at zero if the sum is zero). ``M = ∅`` gives the uniform
-  distribution; ``P = ∅`` gives ``[1]``;
-* **effect repertoire**: ``p(x'_P | M = m) = Π_{p ∈ P} P(p' | M = m)`` with
-  ``P(p' = 1 | M = m) = E_{x_{¬M}}[on_p(m, x_{¬M})]`` (uniform average over the nodes outside the mechanism).
-  ``M = ∅`` gives the unconstrained effect repertoire.
+* **cause repertoire** of mechanism ``M`` over purview ``P``: ``p(x_P | M = m) ∝ Π_{j ∈ M} E_{x_{¬P}}[P(j =
+  m_j | x_P, x_{¬P})]``, the average over the nodes outside ``P`` being uniform, then normalised over ``x_P``
+  (left at zero if the sum is zero). ``M = ∅`` gives the uniform distribution; ``P = ∅`` gives ``[1]``;
+* **effect repertoire**: ``p(x'_P | M = m) = Π_{p ∈ P} P(p' | M = m)`` with ``P(p' = 1 | M = m) =
+  E_{x_{¬M}}[on_p(m, x_{¬M})]`` (uniform average over the nodes outside the mechanism). ``M = ∅`` gives the
+  unconstrained effect repertoire.
 
 Returned tables (float, same dtype as the TPM):
 
-* ``cause3``: ``(B, 2**n, 3**n)``: ``cause3[b, M, base2[P] + tern[x]]`` = cause repertoire of ``M`` over
-  ``P`` at
-  state ``x`` (see :mod:`._indexing`); ``cause_norm``: ``(B, 2**n, 2**n)`` the normalising sums (0 =
+* ``cause3``: ``(B, 2**n, 3**n)``: ``cause3[b, M, base2[P] + tern[x]]`` = cause repertoire of ``M`` over ``P``
+  at state ``x`` (see :mod:`._indexing`); ``cause_norm``: ``(B, 2**n, 2**n)`` the normalising sums (0 =
   unreachable).
 * ``cause_marg``: ``(B, 2**n, 2**n, n)``: ``cause_marg[b, M, P, p]`` = probability that node ``p`` was ON
   under the cause repertoire of ``M`` over ``P`` (meaningful for ``p ∈ P``);

@@ -1,40 +1,44 @@
-"""Exact IIT 3.0 analyses: cause–effect structure, big Φ with its MIP cut, and complexes.
+"""Exact IIT 3.0 analyses: cause–effect structure, big Φ with its MIP cut, many systems at once.
 
-``sia`` follows PyPhi 1.2.0's ``compute.sia`` with its default configuration:
+:func:`sia` follows PyPhi 1.2.0's ``compute.sia`` with its default configuration:
 
 1. a subsystem that is empty, a single node, or not strongly connected has Φ = 0 (``reason`` says which);
-2. the cause–effect structure (CES): for every mechanism, its MIC and MIE (:mod:`._mechanism`); concepts are
-the
-   mechanisms with ``min(φ_cause, φ_effect) > 0``;
+2. the cause–effect structure (CES): for every mechanism its MIC and MIE (:mod:`._mechanism`); the concepts
+   are the mechanisms with ``min(φ_cause, φ_effect) > 0``;
 3. every unidirectional cut ``F → T`` (PyPhi's order) replaces the connections from ``F`` to ``T`` by noise.
-The
-   cut CES is computed over the CES's mechanisms plus every mechanism the cut splits; a MICE of the uncut CES
-   is
-   reused unless the cut splits its mechanism or severs a connection between its purview and mechanism
-   (PyPhi's
-   MICE cache — the cut structure is defined by this rule, not by a full recomputation);
-4. Φ of a cut is the CES distance (:mod:`._structure`); the MIP cut is the first cut with the smallest Φ, and
-   ``tied_cuts`` lists all cuts with that Φ.
+   The cut CES is computed over the CES's mechanisms plus every mechanism the cut splits. A MICE of the uncut
+   CES is reused unless the cut splits its mechanism or severs a connection between its purview and mechanism
+   (PyPhi's MICE cache: the cut structure is defined by this rule, not by a full recomputation);
+4. Φ of a cut is the CES distance (:mod:`._structure`); the MIP cut is the first cut with the smallest Φ and
+   ``tied_cuts`` lists every cut with that Φ.
 
-All cuts of a subsystem are evaluated as one batch (tables, purview candidates, partitions and EMDs).
+:func:`sia_batch` analyses many (network, state, subsystem) items at once: items with subsystems of the same
+size share one batch — their repertoire tables, purview candidates, partitions and EMDs are stacked, and so
+are all the cuts of all of them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from hal9.metrics.iit._indexing import cut_list, index_tables, nodes_of
+from hal9.metrics.iit._indexing import Index, cut_list, index_tables, nodes_of
 from hal9.metrics.iit._mechanism import CAUSE, EFFECT, MiceBatch, Stats, find_mice, irreducible_purviews
 from hal9.metrics.iit._structure import ConceptData, ces_distances
 from hal9.metrics.iit._tables import Tables, build_tables
 from hal9.metrics.iit.network import IITNetwork
 from hal9.metrics.iit.results import Concept, Mice, Part, SystemCut, SystemIrreducibility
 
-__all__ = ["ces", "sia"]
+__all__ = ["ces", "sia", "sia_batch"]
+
+#: Numbers held by the repertoire tables of one batch of cut systems (about 240 MB in float64).
+TABLE_BUDGET = 30_000_000
+
+Item = tuple[IITNetwork, Sequence[int]] | tuple[IITNetwork, Sequence[int], Sequence[int] | None]
 
 
 def _strongly_connected(cm: Tensor) -> bool:
@@ -45,99 +49,143 @@ def _strongly_connected(cm: Tensor) -> bool:
     return bool(reach.all())
 
 
+@dataclass(frozen=True)
+class _System:
+    """One subsystem in one state: its conditioned TPM ``on`` ``(n, 2**n)``, ``cm`` ``(n, n)`` and state."""
+
+    nodes: tuple[int, ...]
+    state: tuple[int, ...]
+    on: Tensor
+    cm: Tensor
+    st: Tensor
+
+    @classmethod
+    def of(cls, network: IITNetwork, nodes: tuple[int, ...], state: tuple[int, ...]) -> _System:
+        sub = network.subsystem_tpm(nodes, state)
+        cm = network.cm[list(nodes)][:, list(nodes)]
+        st = torch.tensor([state[i] for i in nodes], device=network.device)
+        return cls(nodes, state, sub.T.contiguous(), cm, st)
+
+    def to_nodes(self, mask: int) -> tuple[int, ...]:
+        return tuple(self.nodes[i] for i in nodes_of(mask))
+
+
+def _mip(sys: _System, mech: int, pur: int, mip: tuple[int, int] | None) -> tuple[Part, Part] | None:
+    if mip is None:
+        return None
+    m1, p1 = mip
+    return ((sys.to_nodes(m1), sys.to_nodes(p1)), (sys.to_nodes(mech ^ m1), sys.to_nodes(pur ^ p1)))
+
+
+def _public(sys: _System, c: ConceptData) -> Concept:
+    """The typed :class:`Concept` of an engine concept (network node indices, full effect repertoire)."""
+    k_c = bin(c.cpur).count("1")
+    cause = Mice(
+        "cause", sys.to_nodes(c.cpur), c.cphi, c.crep[: 2**k_c].clone(), _mip(sys, c.mech, c.cpur, c.cmip)
+    )
+    k_e = bin(c.epur).count("1")
+    marg = c.emarg[list(nodes_of(c.epur))]
+    states = torch.arange(2**k_e, device=marg.device)
+    on = ((states[:, None] >> torch.arange(k_e, device=marg.device)) & 1).bool()
+    rep = torch.where(on, marg[None, :], 1 - marg[None, :]).prod(1) if k_e else marg.new_ones(1)
+    effect = Mice("effect", sys.to_nodes(c.epur), c.ephi, rep, _mip(sys, c.mech, c.epur, c.emip))
+    return Concept(sys.to_nodes(c.mech), c.phi, cause, effect)
+
+
 class _Engine:
-    """One subsystem of a network in a state: its uncut CES and every cut, batched."""
+    """Systems of one size ``n`` on one device: their uncut CES and all their cuts, batched."""
 
-    def __init__(self, network: IITNetwork, nodes: tuple[int, ...], state: tuple[int, ...]) -> None:
-        self.network = network
-        self.nodes = nodes
-        self.state = state
-        self.n = len(nodes)
-        self.idx = index_tables(self.n, str(network.device))
-        sub = network.subsystem_tpm(nodes, state)  # (2^n, n)
-        self.on = sub.T.unsqueeze(0).contiguous()  # (1, n, 2^n)
-        self.cm = network.cm[list(nodes)][:, list(nodes)]
-        self.st = torch.tensor([state[i] for i in nodes], device=network.device)
+    def __init__(self, systems: list[_System]) -> None:
+        self.systems = systems
+        self.n = len(systems[0].nodes)
+        device = systems[0].on.device
+        self.idx: Index = index_tables(self.n, str(device))
+        self.on = torch.stack([s.on for s in systems])  # (S, n, 2^n)
+        self.cm = torch.stack([s.cm for s in systems])  # (S, n, n)
+        self.st = torch.stack([s.st for s in systems])  # (S, n)
         self.stats = Stats()
-        self.counts: dict[str, int] = {}
+        self.uncon = self.on.new_zeros(len(systems), self.n)
 
-    # -- mechanism level -------------------------------------------------------------------------------------
     def _mice(self, tables: Tables, cm: Tensor, tb: Tensor, tm: Tensor, direction: int) -> MiceBatch:
         cand = irreducible_purviews(cm, direction, self.idx)
         return find_mice(tables, cand, tb, tm, direction, self.idx, self.stats)
 
-    def _concept(
-        self, mech: int, cause: MiceBatch | None, ci: int, effect: MiceBatch, ei: int
-    ) -> ConceptData:
-        uncon = self.unconstrained_effect
-        epur = int(effect.purview[ei])
-        emarg = torch.where(self.idx.bits[epur], effect.repertoire[ei], uncon)
-        assert cause is not None
-        cphi = float(cause.phi[ci])
-        ephi = float(effect.phi[ei])
+    def _concept(self, s: int, mech: int, cau: MiceBatch, ci: int, eff: MiceBatch, ei: int) -> ConceptData:
+        epur = int(eff.purview[ei])
+        cphi, ephi = float(cau.phi[ci]), float(eff.phi[ei])
         return ConceptData(
             mech=mech,
             phi=min(cphi, ephi),
-            cpur=int(cause.purview[ci]),
+            cpur=int(cau.purview[ci]),
             cphi=cphi,
-            crep=cause.repertoire[ci],
-            cmip=None if int(cause.mip_m1[ci]) < 0 else (int(cause.mip_m1[ci]), int(cause.mip_p1[ci])),
+            crep=cau.repertoire[ci],
+            cmip=None if int(cau.mip_m1[ci]) < 0 else (int(cau.mip_m1[ci]), int(cau.mip_p1[ci])),
             epur=epur,
             ephi=ephi,
-            emarg=emarg,
-            emip=None if int(effect.mip_m1[ei]) < 0 else (int(effect.mip_m1[ei]), int(effect.mip_p1[ei])),
+            emarg=torch.where(self.idx.bits[epur], eff.repertoire[ei], self.uncon[s]),
+            emip=None if int(eff.mip_m1[ei]) < 0 else (int(eff.mip_m1[ei]), int(eff.mip_p1[ei])),
         )
 
-    def uncut_ces(self) -> list[ConceptData]:
-        """The CES of the uncut subsystem (mechanisms in powerset order)."""
-        cm = self.cm.unsqueeze(0)
-        tables = build_tables(self.on, cm, self.st.unsqueeze(0))
-        self.unconstrained_effect = tables.effect_on[0, :, 0]
+    def uncut(self) -> list[list[ConceptData]]:
+        """The CES of every system (mechanisms in powerset order)."""
+        size = 2**self.n
         dev = self.on.device
-        mechs = torch.tensor(sorted(range(1, 2**self.n), key=self._mech_order), device=dev)
-        tb = torch.zeros_like(mechs)
-        eff = self._mice(tables, cm, tb, mechs, EFFECT)
+        tables = build_tables(self.on, self.cm, self.st)
+        self.uncon = tables.effect_on[:, :, 0]
+        order = sorted(range(1, size), key=lambda m: (bin(m).count("1"), nodes_of(m)))
+        mechs = torch.tensor(order, device=dev).repeat(len(self.systems))
+        tb = torch.arange(len(self.systems), device=dev).repeat_interleave(size - 1)
+        eff = self._mice(tables, self.cm, tb, mechs, EFFECT)
         keep = torch.nonzero(eff.phi > 0).flatten()
-        cau = self._mice(tables, cm, tb[keep], mechs[keep], CAUSE)
-        out = []
+        cau = self._mice(tables, self.cm, tb[keep], mechs[keep], CAUSE)
+        out: list[list[ConceptData]] = [[] for _ in self.systems]
         for j, i in enumerate(keep.tolist()):
-            c = self._concept(int(mechs[i]), cau, j, eff, i)
+            s = i // (size - 1)
+            c = self._concept(s, int(mechs[i]), cau, j, eff, i)
             if c.phi > 0:
-                out.append(c)
-        self.counts["mechanisms"] = int(mechs.numel())
+                out[s].append(c)
         return out
 
-    def _mech_order(self, m: int) -> tuple[int, tuple[int, ...]]:
-        return (bin(m).count("1"), nodes_of(m))
+    def cut_structures(
+        self, uncut: list[list[ConceptData]], which: list[int]
+    ) -> dict[int, list[list[ConceptData]]]:
+        """The CES of systems ``which`` under each of their cuts (chunks of at most :data:`TABLE_BUDGET`)."""
+        n, size = self.n, 2**self.n
+        cuts = cut_list(n)
+        per_system = size * 3**n + size * size * n + n * size
+        flat = [(s, c) for s in which for c in range(len(cuts))]
+        step = max(1, TABLE_BUDGET // per_system)
+        out: dict[int, list[list[ConceptData]]] = {s: [[] for _ in cuts] for s in which}
+        for start in range(0, len(flat), step):
+            chunk = flat[start : start + step]
+            for (s, c), concepts in zip(chunk, self._cut_chunk(uncut, chunk, cuts), strict=True):
+                out[s][c] = concepts
+        return out
 
-    # -- cuts ------------------------------------------------------------------------------------------------
-    def cut_ces(self, uncut: list[ConceptData], cuts: list[tuple[int, int]]) -> list[list[ConceptData]]:
-        """The CES under each cut, with PyPhi's reuse of undamaged MICE."""
-        n = self.n
+    def _cut_chunk(
+        self, uncut: list[list[ConceptData]], chunk: list[tuple[int, int]], cuts: list[tuple[int, int]]
+    ) -> list[list[ConceptData]]:
+        size = 2**self.n
         dev = self.on.device
-        bcount = len(cuts)
         bits = self.idx.bits
-        f_bits = bits[torch.tensor([f for f, _ in cuts], device=dev)]
-        t_bits = bits[torch.tensor([t for _, t in cuts], device=dev)]
-        cms = self.cm.unsqueeze(0) & ~(f_bits[:, :, None] & t_bits[:, None, :])
-        tables = build_tables(self.on.expand(bcount, -1, -1), cms, self.st.unsqueeze(0).expand(bcount, n))
-        by_mech = {c.mech: c for c in uncut}
-        plan: list[
-            list[tuple[int, ConceptData | None, bool, bool]]
-        ] = []  # (mech, uncut concept, redo c, redo e)
+        sys_idx = torch.tensor([s for s, _ in chunk], device=dev)
+        f_bits = bits[torch.tensor([cuts[c][0] for _, c in chunk], device=dev)]
+        t_bits = bits[torch.tensor([cuts[c][1] for _, c in chunk], device=dev)]
+        cms = self.cm[sys_idx] & ~(f_bits[:, :, None] & t_bits[:, None, :])
+        tables = build_tables(self.on[sys_idx], cms, self.st[sys_idx])
+        plan: list[list[tuple[int, ConceptData | None, bool, bool]]] = []  # (mech, uncut concept, redo c/e)
         e_tasks: list[tuple[int, int]] = []
-        for b, (f, t) in enumerate(cuts):
-            split = [m for m in range(1, 2**n) if (m & f) and (m & t)]
+        for b, (s, c) in enumerate(chunk):
+            f, t = cuts[c]
+            by_mech = {x.mech: x for x in uncut[s]}
+            split = [m for m in range(1, size) if (m & f) and (m & t)]
             rows: list[tuple[int, ConceptData | None, bool, bool]] = []
             for m in sorted(set(by_mech) | set(split)):
-                c = by_mech.get(m)
-                is_split = bool((m & f) and (m & t))
-                if c is None or is_split:
+                old = by_mech.get(m)
+                if old is None or ((m & f) and (m & t)):
                     rows.append((m, None, True, True))
                 else:
-                    redo_c = bool((c.cpur & f) and (m & t))
-                    redo_e = bool((m & f) and (c.epur & t))
-                    rows.append((m, c, redo_c, redo_e))
+                    rows.append((m, old, bool((old.cpur & f) and (m & t)), bool((m & f) and (old.epur & t))))
                 if rows[-1][3]:
                     e_tasks.append((b, m))
             plan.append(rows)
@@ -145,27 +193,28 @@ class _Engine:
         e_pos = {key: i for i, key in enumerate(e_tasks)}
         c_tasks: list[tuple[int, int]] = []
         for b, rows in enumerate(plan):
-            for m, c, redo_c, redo_e in rows:
-                ephi = float(eff.phi[e_pos[(b, m)]]) if redo_e else (c.ephi if c is not None else 0.0)
+            for m, old, redo_c, redo_e in rows:
+                ephi = float(eff.phi[e_pos[(b, m)]]) if redo_e else (old.ephi if old is not None else 0.0)
                 if redo_c and ephi > 0:
                     c_tasks.append((b, m))
         cau = self._run(tables, cms, c_tasks, CAUSE)
         c_pos = {key: i for i, key in enumerate(c_tasks)}
         out: list[list[ConceptData]] = []
         for b, rows in enumerate(plan):
+            s = chunk[b][0]
             concepts: list[ConceptData] = []
-            for m, c, redo_c, redo_e in rows:
-                if not redo_c and not redo_e and c is not None:
-                    concepts.append(c)
+            for m, old, redo_c, redo_e in rows:
+                if old is not None and not redo_c and not redo_e:
+                    concepts.append(old)
                     continue
                 if redo_e:
                     ei = e_pos[(b, m)]
                     epur, ephi = int(eff.purview[ei]), float(eff.phi[ei])
-                    emarg = torch.where(bits[epur], eff.repertoire[ei], self.unconstrained_effect)
+                    emarg = torch.where(bits[epur], eff.repertoire[ei], self.uncon[s])
                     emip = None if int(eff.mip_m1[ei]) < 0 else (int(eff.mip_m1[ei]), int(eff.mip_p1[ei]))
                 else:
-                    assert c is not None
-                    epur, ephi, emarg, emip = c.epur, c.ephi, c.emarg, c.emip
+                    assert old is not None
+                    epur, ephi, emarg, emip = old.epur, old.ephi, old.emarg, old.emip
                 if ephi <= 0:
                     continue
                 if redo_c:
@@ -173,8 +222,8 @@ class _Engine:
                     cpur, cphi, crep = int(cau.purview[ci]), float(cau.phi[ci]), cau.repertoire[ci]
                     cmip = None if int(cau.mip_m1[ci]) < 0 else (int(cau.mip_m1[ci]), int(cau.mip_p1[ci]))
                 else:
-                    assert c is not None
-                    cpur, cphi, crep, cmip = c.cpur, c.cphi, c.crep, c.cmip
+                    assert old is not None
+                    cpur, cphi, crep, cmip = old.cpur, old.cphi, old.crep, old.cmip
                 phi = min(cphi, ephi)
                 if phi > 0:
                     concepts.append(ConceptData(m, phi, cpur, cphi, crep, cmip, epur, ephi, emarg, emip))
@@ -187,62 +236,111 @@ class _Engine:
         tm = torch.tensor([m for _, m in tasks], dtype=torch.long, device=dev)
         return self._mice(tables, cms, tb, tm, direction)
 
-    # -- conversion ------------------------------------------------------------------------------------------
-    def to_nodes(self, mask: int) -> tuple[int, ...]:
-        return tuple(self.nodes[i] for i in nodes_of(mask))
-
-    def to_concept(self, c: ConceptData) -> Concept:
-        k_c = bin(c.cpur).count("1")
-        cause = Mice(
-            "cause",
-            self.to_nodes(c.cpur),
-            c.cphi,
-            c.crep[: 2**k_c].clone(),
-            self._mip(c.mech, c.cpur, c.cmip),
-        )
-        k_e = bin(c.epur).count("1")
-        marg = c.emarg[list(nodes_of(c.epur))]
-        states = torch.arange(2**k_e, device=marg.device)
-        on = ((states[:, None] >> torch.arange(k_e, device=marg.device)) & 1).bool()
-        rep = torch.where(on, marg[None, :], 1 - marg[None, :]).prod(1) if k_e else marg.new_ones(1)
-        effect = Mice("effect", self.to_nodes(c.epur), c.ephi, rep, self._mip(c.mech, c.epur, c.emip))
-        return Concept(self.to_nodes(c.mech), c.phi, cause, effect)
-
-    def _mip(self, mech: int, pur: int, mip: tuple[int, int] | None) -> tuple[Part, Part] | None:
-        if mip is None:
-            return None
-        m1, p1 = mip
-        return ((self.to_nodes(m1), self.to_nodes(p1)), (self.to_nodes(mech ^ m1), self.to_nodes(pur ^ p1)))
-
 
 def _null(
-    nodes: tuple[int, ...], state: tuple[int, ...], reason: str, t0: float, concepts: tuple[Concept, ...] = ()
+    sys_nodes: tuple[int, ...], state: tuple[int, ...], reason: str, seconds: float
 ) -> SystemIrreducibility:
     return SystemIrreducibility(
         phi=0.0,
-        nodes=nodes,
+        nodes=sys_nodes,
         state=state,
         cut=None,
         tied_cuts=(),
         cuts=(),
         cut_phis=(),
-        concepts=concepts,
+        concepts=(),
         partitioned_concepts=(),
         counts={},
-        seconds=time.perf_counter() - t0,
+        seconds=seconds,
         reason=reason,
     )
 
 
-def ces(network: IITNetwork, state: Sequence[int], nodes: Sequence[int] | None = None) -> tuple[Concept, ...]:
-    """The cause–effect structure of ``nodes`` (default: all) of ``network`` in ``state``."""
+def _validated(item: Item) -> tuple[IITNetwork, tuple[int, ...], tuple[int, ...]]:
+    network, state = item[0], item[1]
+    nodes = item[2] if len(item) > 2 else None  # type: ignore[misc]
     st = network.check_state(state)
     sub = network.check_nodes(nodes)
     network.check_reachable(sub, st)
-    if not sub:
-        return ()
-    eng = _Engine(network, sub, st)
-    return tuple(eng.to_concept(c) for c in eng.uncut_ces())
+    return network, sub, st
+
+
+def _analyse_group(systems: list[_System], seconds_share: float) -> list[SystemIrreducibility]:
+    t0 = time.perf_counter()
+    eng = _Engine(systems)
+    uncut = eng.uncut()
+    which = [s for s, concepts in enumerate(uncut) if concepts]
+    structures = eng.cut_structures(uncut, which) if which else {}
+    cuts = cut_list(eng.n)
+    results: list[SystemIrreducibility | None] = [None] * len(systems)
+    phis: dict[int, tuple[list[float], int]] = {}
+    for s in which:
+        phis[s] = ces_distances(uncut[s], structures[s], eng.uncon[s], eng.idx)
+    seconds = (time.perf_counter() - t0) / len(systems) + seconds_share
+    counts = {k: int(v) for k, v in vars(eng.stats).items()}
+    counts.update({"cuts": len(cuts), "batch_size": len(systems), "mechanisms": 2**eng.n - 1})
+    for s, sys in enumerate(systems):
+        if s not in phis:
+            results[s] = _null(sys.nodes, sys.state, "empty cause-effect structure", seconds)
+            continue
+        values, ndist = phis[s]
+        best = min(values)
+        first = values.index(best)
+        system_cuts = tuple(SystemCut(sys.to_nodes(f), sys.to_nodes(t)) for f, t in cuts)
+        results[s] = SystemIrreducibility(
+            phi=best,
+            nodes=sys.nodes,
+            state=sys.state,
+            cut=system_cuts[first],
+            tied_cuts=tuple(c for c, p in zip(system_cuts, values, strict=True) if p == best),
+            cuts=system_cuts,
+            cut_phis=tuple(values),
+            concepts=tuple(_public(sys, c) for c in uncut[s]),
+            partitioned_concepts=tuple(_public(sys, c) for c in structures[s][first]),
+            counts={**counts, "concepts": len(uncut[s]), "concept_distances": ndist},
+            seconds=seconds,
+        )
+    return [r for r in results if r is not None]
+
+
+def sia_batch(items: Sequence[Item], *, progress: bool = False) -> list[SystemIrreducibility]:
+    """Big Φ of many ``(network, state)`` or ``(network, state, nodes)`` items, batched; results in order.
+
+    Items whose subsystems have the same size (on the same device) are computed as one batch. Every item is
+    validated first (``ValueError`` naming ``state`` or ``nodes``; :class:`StateUnreachableError`). In a
+    batch, ``seconds`` is the batch's wall time divided by its size, and ``counts`` are the batch's
+    (``counts["batch_size"]`` says how many items shared it).
+    """
+    t0 = time.perf_counter()
+    checked = [_validated(item) for item in items]
+    results: list[SystemIrreducibility | None] = [None] * len(checked)
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, (network, sub, st) in enumerate(checked):
+        if not sub:
+            results[i] = _null(sub, st, "empty subsystem", 0.0)
+        elif not _strongly_connected(network.cm[list(sub)][:, list(sub)]):
+            results[i] = _null(sub, st, "not strongly connected", 0.0)
+        elif len(sub) == 1:
+            results[i] = _null(sub, st, "a single node has no Φ", 0.0)
+        else:
+            groups.setdefault((len(sub), str(network.device)), []).append(i)
+    prep = (time.perf_counter() - t0) / max(1, len(checked))
+    keys = sorted(groups)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(len(groups[k]) for k in keys), desc="subsystems", unit="system", leave=False)
+    for key in keys:
+        members = groups[key]
+        systems = [_System.of(*checked[i]) for i in members]
+        for i, res in zip(members, _analyse_group(systems, prep), strict=True):
+            results[i] = res
+        if bar is not None:
+            bar.update(len(members))
+    if bar is not None:
+        bar.close()
+    return [r for r in results if r is not None]
 
 
 def sia(
@@ -251,43 +349,15 @@ def sia(
     """Big Φ of ``nodes`` (default: all) of ``network`` in ``state``, with the MIP cut and every tied cut.
 
     Raises ``ValueError`` naming ``state`` or ``nodes`` for a bad value, and :class:`StateUnreachableError`
-    for a
-    state no previous state leads to.
+    for a state that no previous state leads to.
     """
-    t0 = time.perf_counter()
-    st = network.check_state(state)
-    sub = network.check_nodes(nodes)
-    network.check_reachable(sub, st)
+    return sia_batch([(network, state, nodes)])[0]
+
+
+def ces(network: IITNetwork, state: Sequence[int], nodes: Sequence[int] | None = None) -> tuple[Concept, ...]:
+    """The cause–effect structure of ``nodes`` (default: all) of ``network`` in ``state``."""
+    network, sub, st = _validated((network, state, nodes))
     if not sub:
-        return _null(sub, st, "empty subsystem", t0)
-    cm = network.cm[list(sub)][:, list(sub)]
-    if not _strongly_connected(cm):
-        return _null(sub, st, "not strongly connected", t0)
-    if len(sub) == 1:
-        return _null(sub, st, "a single node has no Φ", t0)
-    eng = _Engine(network, sub, st)
-    uncut = eng.uncut_ces()
-    if not uncut:
-        return _null(sub, st, "empty cause-effect structure", t0)
-    cuts = cut_list(eng.n)
-    cut_structs = eng.cut_ces(uncut, cuts)
-    phis, ndist = ces_distances(uncut, cut_structs, eng.unconstrained_effect, eng.idx)
-    best = min(phis)
-    first = phis.index(best)
-    system_cuts = tuple(SystemCut(eng.to_nodes(f), eng.to_nodes(t)) for f, t in cuts)
-    counts = dict(eng.counts)
-    counts.update({k: int(v) for k, v in vars(eng.stats).items()})
-    counts.update({"cuts": len(cuts), "concept_distances": ndist, "concepts": len(uncut)})
-    return SystemIrreducibility(
-        phi=best,
-        nodes=sub,
-        state=st,
-        cut=system_cuts[first],
-        tied_cuts=tuple(c for c, p in zip(system_cuts, phis, strict=True) if p == best),
-        cuts=system_cuts,
-        cut_phis=tuple(phis),
-        concepts=tuple(eng.to_concept(c) for c in uncut),
-        partitioned_concepts=tuple(eng.to_concept(c) for c in cut_structs[first]),
-        counts=counts,
-        seconds=time.perf_counter() - t0,
-    )
+        return ()
+    sys = _System.of(network, sub, st)
+    return tuple(_public(sys, c) for c in _Engine([sys]).uncut()[0])

@@ -3,8 +3,7 @@
 * :func:`all_complexes` — :func:`~hal9.metrics.iit.analysis.sia` of every non-empty subsystem whose state is
   reachable (Φ = 0 ones included);
 * :func:`complexes` — the subsystems of the causally significant nodes (those with an input and an output)
-  with
-  Φ > 0;
+  with Φ > 0;
 * :func:`major_complex` — the complex with the largest Φ; ties go to the larger subsystem, then to the larger
   node tuple (PyPhi orders analyses by ``[Φ, len(nodes), nodes]``).
 """
@@ -15,7 +14,7 @@ import itertools
 import time
 from collections.abc import Sequence
 
-from hal9.metrics.iit.analysis import sia
+from hal9.metrics.iit.analysis import sia_batch
 from hal9.metrics.iit.network import IITNetwork
 from hal9.metrics.iit.results import ComplexesResult, SystemIrreducibility
 
@@ -29,19 +28,11 @@ def _subsets(nodes: Sequence[int]) -> list[tuple[int, ...]]:
 def _analyse(
     network: IITNetwork, state: tuple[int, ...], candidates: Sequence[int], progress: bool = False
 ) -> tuple[list[SystemIrreducibility], int]:
-    out: list[SystemIrreducibility] = []
-    skipped = 0
+    """``sia`` of every subset of ``candidates`` in a reachable state (one batch per subsystem size)."""
     subsets = _subsets(candidates)
-    if progress:
-        from tqdm import tqdm
-
-        subsets = tqdm(subsets, desc="subsystems", unit="subsystem", leave=False)
-    for nodes in subsets:
-        if not network.is_reachable(nodes, state):
-            skipped += 1
-            continue
-        out.append(sia(network, state, nodes))
-    return out, skipped
+    reachable = [nodes for nodes in subsets if network.is_reachable(nodes, state)]
+    results = sia_batch([(network, state, nodes) for nodes in reachable], progress=progress)
+    return results, len(subsets) - len(reachable)
 
 
 def _order(r: SystemIrreducibility) -> tuple[float, int, tuple[int, ...]]:

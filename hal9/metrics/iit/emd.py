@@ -1,34 +1,26 @@
 """Earth mover's distances of exact IIT 3.0: Hamming-metric EMD between repertoires, batched and exact.
 
 IIT 3.0 measures the difference between two repertoires over ``k`` binary nodes with the EMD whose ground
-metric is
-the Hamming distance between states (Oizumi et al. 2014). hal9 computes it exactly, by three methods:
+metric is the Hamming distance between states (Oizumi et al. 2014). hal9 computes it exactly, by three
+methods:
 
 * **Product distributions (closed form).** Effect repertoires, partitioned or not, are products over the
-  purview
-  nodes. For products ``p = ⊗ p_i`` and ``q = ⊗ q_i`` the Hamming EMD is ``Σ_i |p_i(0) − q_i(0)|``: the
-  1-Lipschitz
-  function ``Σ_i ±x_i`` attains it as a lower bound and the product of the per-node optimal couplings as an
-  upper
-  bound. (PyPhi uses the same identity for effect repertoires.)
+  purview nodes. For products ``p = ⊗ p_i`` and ``q = ⊗ q_i`` the Hamming EMD is ``Σ_i |p_i(0) − q_i(0)|``:
+  the 1-Lipschitz function ``Σ_i ±x_i`` attains it as a lower bound and the product of the per-node optimal
+  couplings as an upper bound. (PyPhi uses the same identity for effect repertoires.)
 * **k ≤ 4 nodes (LP duality, batched matmul).** ``EMD(p, q) = max_f Σ_x f(x) (p(x) − q(x))`` over functions
-  with
-  ``|f(x) − f(y)| ≤ 1`` on the edges of the hypercube ``Q_k`` (Kantorovich–Rubinstein; the Hamming distance
-  is the
-  hypercube's path metric). The constraint matrix is a graph incidence matrix, totally unimodular, so the
-  maximum is
-  attained at an integer vertex of this polytope (with ``f(0) = 0``): a vertex is an integer 1-Lipschitz
-  function
-  whose "tight" edges (``|f(x) − f(y)| = 1``) connect all of ``Q_k``. There are 2, 6, 38 and 990 of them for
-  k = 1..4 (:func:`lipschitz_vertices` enumerates them); the EMD of a whole batch is one matrix product and a
-  max.
+  with ``|f(x) − f(y)| ≤ 1`` on the edges of the hypercube ``Q_k`` (Kantorovich–Rubinstein; the Hamming
+  distance is the hypercube's path metric). The constraint matrix is a graph incidence matrix, totally
+  unimodular, so the maximum is attained at an integer vertex of this polytope (with ``f(0) = 0``): a vertex
+  is an integer 1-Lipschitz function whose "tight" edges (``|f(x) − f(y)| = 1``) connect all of ``Q_k``. There
+  are 2, 6, 38 and 990 of them for k = 1..4 (:func:`lipschitz_vertices` enumerates them); the EMD of a whole
+  batch is one matrix product and a max.
 * **k ≥ 5 (network simplex).** The transport LP between the positive and negative parts of ``p − q`` is solved
   exactly with POT's network simplex (Flamary et al. 2021, JMLR 22(78); Bonneel et al. 2011), on the CPU, one
   problem at a time. Callers first prune with :func:`hamming_emd_lower_bound`.
 
-The distance between cause–effect structures (big Φ) is a transport problem with a general cost matrix,
-solved with
-the same network simplex (:func:`transport_plan`).
+The distance between cause–effect structures (big Φ) is a transport problem with a general cost matrix, solved
+with the same network simplex (:func:`transport_plan`).
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """Published example networks of IIT 3.0, rebuilt from their logic (PyPhi's ``examples``; Oizumi et al. 2014).
 
-Each function returns ``(network, state)`` for the state in which the literature reports its Φ
-(PyPhi 1.2.0's value and MIP cut):
+Each function returns ``(network, state)`` for the state in which the literature reports its Φ (PyPhi 1.2.0's
+value and MIP cut):
 
 * ``basic``: A = OR(B, C), B = COPY(C), C = XOR(A, B); state (1, 0, 0); Φ = 2.3125, cut [B, C] → [A].
-* ``fig4`` (Oizumi et al., Fig. 4): A = OR(B, C), B = AND(A, C), C = XOR(A, B); state (1, 0, 0);
-  Φ = 1.916666 (1.916665 in older PyPhi documentation), cut [A, B] → [C].
+* ``fig4`` (Oizumi et al., Fig. 4): A = OR(B, C), B = AND(A, C), C = XOR(A, B); state (1, 0, 0); Φ = 1.916666
+  (1.916665 in older PyPhi documentation), cut [A, B] → [C].
 * ``xor``: each node the XOR of the other two; state (0, 0, 0); Φ = 1.875, all six cuts tie.
-* ``rule110``: a 3-cell ring of the elementary cellular automaton rule 110; state (0, 0, 0);
-  Φ = 1.357083, three cuts tie.
+* ``rule110``: a 3-cell ring of the elementary cellular automaton rule 110; state (0, 0, 0); Φ = 1.357083,
+  three cuts tie.
 """
 
 from __future__ import annotations

@@ -2,26 +2,21 @@
 
 Conventions (PyPhi's, so that networks move between the two without translation):
 
-* **State-by-node TPM**, shape ``(2**n, n)``: ``tpm[s, j]`` is ``P(node j is ON at t+1 | state s at t)``.
-  Rows are in
-  **LOLI** order ("little-endian"): bit ``i`` of the row index ``s`` is the state of node ``i`` (row 1 is
-  ``(1, 0, 0, …)``). The multidimensional form ``(2,)*n + (n,)`` with axis ``i`` = node ``i`` is accepted too.
+* **State-by-node TPM**, shape ``(2**n, n)``: ``tpm[s, j]`` is ``P(node j is ON at t+1 | state s at t)``. Rows
+  are in **LOLI** order ("little-endian"): bit ``i`` of the row index ``s`` is the state of node ``i`` (row 1
+  is ``(1, 0, 0, …)``). The multidimensional form ``(2,)*n + (n,)`` with axis ``i`` = node ``i`` is accepted
+  too.
 * **State-by-state TPM**, shape ``(2**n, 2**n)``: ``tpm[s, s']`` = ``P(s' | s)``, both indices LOLI. It is
-  converted to
-  state-by-node form, which is only possible when the nodes are conditionally independent given the previous
-  state (``P(s'|s) = Π_j P(s'_j|s)``); a TPM that is not is refused, as PyPhi refuses it.
+  converted to state-by-node form, which is only possible when the nodes are conditionally independent given
+  the previous state (``P(s'|s) = Π_j P(s'_j|s)``); a TPM that is not is refused, as PyPhi refuses it.
 * **Connectivity** ``cm[i, j] = 1`` when node ``i`` sends to node ``j``. Omitted, every node sends to every
-  node.
-  A node's TPM is marginalised (averaged uniformly) over the nodes that ``cm`` says are not its inputs.
+  node. A node's TPM is marginalised (averaged uniformly) over the nodes that ``cm`` says are not its inputs.
 * A **state** is a tuple of 0/1 per node. A subsystem's state must be reachable: some previous state gives
-  every
-  node of the subsystem a non-zero probability of being in its current state, after fixing the nodes outside
-  the
-  subsystem to their current state (PyPhi's ``StateUnreachableError``).
+  every node of the subsystem a non-zero probability of being in its current state, after fixing the nodes
+  outside the subsystem to their current state (PyPhi's ``StateUnreachableError``).
 
 References: Oizumi, Albantakis & Tononi (2014), PLoS Comput Biol 10(5): e1003588; Mayner et al. (2018), PLoS
-Comput
-Biol 14(7): e1006343.
+Comput Biol 14(7): e1006343.
 """
 
 from __future__ import annotations
