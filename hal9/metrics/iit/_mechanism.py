@@ -89,27 +89,44 @@ class MiceBatch:
     repertoire: Tensor
 
 
+def _union_table(rows: Tensor, idx: Index) -> Tensor:
+    """``(B, 2**n)`` int64: for every node set ``X``, the OR of ``rows[b, i]`` over ``i ∈ X``."""
+    b, n = rows.shape
+    table = torch.zeros(b, 2**n, dtype=torch.long, device=rows.device)
+    for i in range(n):
+        lo = 2**i
+        table[:, lo : 2 * lo] = table[:, :lo] | rows[:, i : i + 1]
+    return table
+
+
 def irreducible_purviews(cm: Tensor, direction: int, idx: Index) -> Tensor:
-    """``(B, 2**n M, 2**n P)`` bool: purview ``P`` is a candidate for mechanism ``M`` under ``cm``."""
-    b = cm.shape[0]
+    """``(B, 2**n M, 2**n P)`` bool: purview ``P`` is a candidate for mechanism ``M`` under ``cm``.
+
+    The connections from the sources (``P`` for causes, ``M`` for effects) to the targets must form a connected
+    bipartite graph (each node counted once as a source and once as a target). Computed with bit masks: a
+    search grows the reached sources and targets from the lowest source, ``n`` rounds.
+    """
     n = idx.n
     size = 2**n
-    bits = idx.bits.to(cm.dtype if cm.dtype.is_floating_point else torch.float32)
-    c = cm.to(bits.dtype)
-    m_bits = bits[:, None, :].expand(size, size, n)  # [M, P, i]
-    p_bits = bits[None, :, :].expand(size, size, n)
-    src, dst = (p_bits, m_bits) if direction == CAUSE else (m_bits, p_bits)
-    src = src.unsqueeze(0).expand(b, size, size, n)
-    dst = dst.unsqueeze(0).expand(b, size, size, n)
-    first = torch.argmax(src, dim=-1, keepdim=True)  # lowest source node
-    s = torch.zeros_like(src).scatter_(-1, first, 1.0) * (src.sum(-1, keepdim=True) > 0)
-    t = torch.zeros_like(dst)
-    cmt = c.transpose(1, 2)
+    weights = 2 ** torch.arange(n, device=cm.device)
+    out_rows = (cm.long() * weights).sum(2)  # (B, n): targets of each node
+    in_rows = (cm.transpose(1, 2).long() * weights).sum(2)  # (B, n): sources of each node
+    outs = _union_table(out_rows, idx)
+    ins = _union_table(in_rows, idx)
+    masks = torch.arange(size, device=cm.device)
+    m_set = masks[:, None].expand(size, size)
+    p_set = masks[None, :].expand(size, size)
+    src, dst = (p_set, m_set) if direction == CAUSE else (m_set, p_set)
+    src = src.reshape(-1)
+    dst = dst.reshape(-1)
+    bcount = cm.shape[0]
+    reached_s = (src & -src).expand(bcount, -1).clone()  # lowest source node
+    reached_t = torch.zeros_like(reached_s)
     for _ in range(n + 1):
-        t = ((torch.einsum("bmpi,bij->bmpj", s, c) > 0).to(s.dtype)) * dst
-        s = torch.maximum(s, ((torch.einsum("bmpj,bji->bmpi", t, cmt) > 0).to(s.dtype)) * src)
-    nonempty = (src.sum(-1) > 0) & (dst.sum(-1) > 0)
-    return nonempty & (s == src).all(-1) & (t == dst).all(-1)
+        reached_t = outs.gather(1, reached_s) & dst
+        reached_s = reached_s | (ins.gather(1, reached_t) & src)
+    ok = (reached_s == src) & (reached_t == dst) & (src > 0) & (dst > 0)
+    return ok.reshape(bcount, size, size)
 
 
 def _expand_pairs(

@@ -191,17 +191,26 @@ class _Engine:
             plan.append(rows)
         eff = self._run(tables, cms, e_tasks, EFFECT)
         e_pos = {key: i for i, key in enumerate(e_tasks)}
+        e_phi_now = eff.phi.tolist()
         c_tasks: list[tuple[int, int]] = []
         for b, rows in enumerate(plan):
             for m, old, redo_c, redo_e in rows:
-                ephi = float(eff.phi[e_pos[(b, m)]]) if redo_e else (old.ephi if old is not None else 0.0)
+                ephi = e_phi_now[e_pos[(b, m)]] if redo_e else (old.ephi if old is not None else 0.0)
                 if redo_c and ephi > 0:
                     c_tasks.append((b, m))
         cau = self._run(tables, cms, c_tasks, CAUSE)
         c_pos = {key: i for i, key in enumerate(c_tasks)}
+        # One conversion per batch instead of one tensor operation per concept.
+        e_sys = torch.tensor([chunk[b][0] for b, _ in e_tasks], dtype=torch.long, device=dev)
+        e_marg = (
+            torch.where(bits[eff.purview], eff.repertoire, self.uncon[e_sys]) if e_tasks else eff.repertoire
+        )
+        e_pur, e_phi = eff.purview.tolist(), eff.phi.tolist()
+        e_m1, e_p1 = eff.mip_m1.tolist(), eff.mip_p1.tolist()
+        c_pur, c_phi = cau.purview.tolist(), cau.phi.tolist()
+        c_m1, c_p1 = cau.mip_m1.tolist(), cau.mip_p1.tolist()
         out: list[list[ConceptData]] = []
         for b, rows in enumerate(plan):
-            s = chunk[b][0]
             concepts: list[ConceptData] = []
             for m, old, redo_c, redo_e in rows:
                 if old is not None and not redo_c and not redo_e:
@@ -209,9 +218,8 @@ class _Engine:
                     continue
                 if redo_e:
                     ei = e_pos[(b, m)]
-                    epur, ephi = int(eff.purview[ei]), float(eff.phi[ei])
-                    emarg = torch.where(bits[epur], eff.repertoire[ei], self.uncon[s])
-                    emip = None if int(eff.mip_m1[ei]) < 0 else (int(eff.mip_m1[ei]), int(eff.mip_p1[ei]))
+                    epur, ephi, emarg = e_pur[ei], e_phi[ei], e_marg[ei]
+                    emip = None if e_m1[ei] < 0 else (e_m1[ei], e_p1[ei])
                 else:
                     assert old is not None
                     epur, ephi, emarg, emip = old.epur, old.ephi, old.emarg, old.emip
@@ -219,8 +227,8 @@ class _Engine:
                     continue
                 if redo_c:
                     ci = c_pos[(b, m)]
-                    cpur, cphi, crep = int(cau.purview[ci]), float(cau.phi[ci]), cau.repertoire[ci]
-                    cmip = None if int(cau.mip_m1[ci]) < 0 else (int(cau.mip_m1[ci]), int(cau.mip_p1[ci]))
+                    cpur, cphi, crep = c_pur[ci], c_phi[ci], cau.repertoire[ci]
+                    cmip = None if c_m1[ci] < 0 else (c_m1[ci], c_p1[ci])
                 else:
                     assert old is not None
                     cpur, cphi, crep, cmip = old.cpur, old.cphi, old.crep, old.cmip
