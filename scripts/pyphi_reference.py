@@ -413,7 +413,7 @@ def meta(pyphi: Any) -> Json:
     }
 
 
-def _import_pyphi() -> Any:
+def import_pyphi() -> Any:
     """Import PyPhi (with the shim) from the current directory and configure it."""
     _install_shim()
     import pyphi
@@ -441,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = tempfile.mkdtemp(prefix="pyphi_ref_")
     os.chdir(workdir)  # PyPhi's log file and joblib folder go here, not into the repository
     try:
-        pyphi = _import_pyphi()
+        pyphi = import_pyphi()
         examples = example_networks()
         check_examples_against_pyphi(pyphi, examples)
         specs: list[Json] = list(examples)
