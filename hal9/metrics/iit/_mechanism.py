@@ -308,7 +308,7 @@ def find_mice(
     direction: int,
     idx: Index,
     stats: Stats | None = None,
-    max_records: int = 2_000_000,
+    max_records: int = 1_000_000,
 ) -> MiceBatch:
     """MICE of every task ``(task_b[t], task_m[t])`` in one direction.
 

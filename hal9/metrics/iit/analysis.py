@@ -35,8 +35,8 @@ from hal9.metrics.iit.results import Concept, Mice, Part, SystemCut, SystemIrred
 
 __all__ = ["ces", "sia", "sia_batch"]
 
-#: Numbers held by the repertoire tables of one batch of cut systems (about 240 MB in float64).
-TABLE_BUDGET = 30_000_000
+#: Numbers held by the repertoire tables of one batch of cut systems (64 MB in float64; a few times that at peak).
+TABLE_BUDGET = 8_000_000
 
 Item = tuple[IITNetwork, Sequence[int]] | tuple[IITNetwork, Sequence[int], Sequence[int] | None]
 
