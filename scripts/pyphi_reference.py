@@ -269,6 +269,13 @@ def _cut_json(cut: Any) -> Json | None:
     return {"from": [int(i) for i in cut.from_nodes], "to": [int(i) for i in cut.to_nodes]}
 
 
+def _mip_json(mip: Any) -> list[list[list[int]]] | None:
+    """A MIP bipartition as ``[[M1, P1], [M2, P2]]`` (PyPhi's part order), or ``None``."""
+    if mip is None:
+        return None
+    return [[[int(i) for i in part.mechanism], [int(i) for i in part.purview]] for part in mip]
+
+
 def concepts_json(ces: Any) -> list[Json]:
     """Serialise a CauseEffectStructure concept by concept (PyPhi's order)."""
     out = []
@@ -284,6 +291,8 @@ def concepts_json(ces: Any) -> list[Json]:
                 "effect_phi": float(c.effect.phi),
                 "cause_repertoire": repertoire_loli(c.cause.repertoire, cp),
                 "effect_repertoire": repertoire_loli(c.effect.repertoire, ep),
+                "cause_mip": _mip_json(c.cause.mip),
+                "effect_mip": _mip_json(c.effect.mip),
             }
         )
     return out

@@ -54,6 +54,17 @@ class IITReportConfig(BaseModel):
     complexes: bool = False
     device: str = Field("cpu", description="torch device")
 
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, v: str) -> str:
+        try:
+            dev = torch.device(v)
+        except RuntimeError as err:
+            raise ValueError(f"not a torch device: {v!r} ({err})") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("CUDA is not available on this machine")
+        return v
+
     @field_validator("state")
     @classmethod
     def _binary(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
@@ -74,6 +85,8 @@ def _matrix(path: Path, what: str) -> np.ndarray:
     if suffix == ".json":
         data = json.loads(path.read_text())
         key = "cm" if what == "cm" else "tpm"
+        if isinstance(data, dict) and key not in data:
+            raise ValueError(f"{what}: the JSON file {path} has no {key!r} entry")
         return np.asarray(data[key] if isinstance(data, dict) else data, dtype=float)
     raise ValueError(f"{what}: unsupported file type {path.suffix!r} (use .npy, .csv, .txt or .json)")
 
@@ -91,7 +104,7 @@ def load_tpm(
             if data.get("cm") is not None:
                 cm = np.asarray(data["cm"], dtype=float)
             if data.get("state") is not None:
-                state = tuple(int(x) for x in data["state"])
+                state = tuple(data["state"])
     if cm_path is not None:
         cm = _matrix(cm_path, "cm")
     return tpm, cm, state

@@ -165,6 +165,7 @@ def test_exact_iit_from_json_with_complexes(tmp_path: Path) -> None:
         (["--state", "1,0"], "state: expected 3 entries"),
         (["--state", "1,x,0"], "--state: expected comma-separated integers"),
         (["--state", "1,0,0", "--nodes", "0,5"], "nodes: indices must lie in [0, 3)"),
+        (["--state", "1,0,0", "--device", "tpu9"], "not a torch device"),
     ],
 )
 def test_exact_iit_bad_input(args: list[str], match: str, tmp_path: Path) -> None:
@@ -172,3 +173,10 @@ def test_exact_iit_bad_input(args: list[str], match: str, tmp_path: Path) -> Non
     proc = _run(["--tpm", "basic.npy", *args], tmp_path)
     assert proc.returncode == 2, proc.stdout
     assert match in proc.stderr
+
+
+def test_exact_iit_json_without_a_tpm(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(json.dumps({"cm": [[1]]}))
+    proc = _run(["--tpm", "bad.json", "--state", "1"], tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert "tpm: the JSON file" in proc.stderr and "has no 'tpm' entry" in proc.stderr

@@ -84,6 +84,24 @@ def test_product_closed_form(seed: int, k: int) -> None:
     assert got == pytest.approx(want, abs=1e-12)
 
 
+@pytest.mark.parametrize("k", [5, 6])
+def test_network_simplex_against_an_lp_solver(k: int) -> None:
+    """For 5+ nodes hal9 uses POT's network simplex: check it against SciPy's HiGHS on the transport LP."""
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(k)
+    p = rng.random(2**k) * (rng.random(2**k) < 0.5)
+    p[0] += 0.1
+    q = rng.random(2**k)
+    p, q = p / p.sum(), q / q.sum()
+    size = 2**k
+    a_eq = np.vstack([np.kron(np.eye(size), np.ones(size)), np.kron(np.ones(size), np.eye(size))])
+    lp = linprog(hamming_matrix(k).ravel(), A_eq=a_eq, b_eq=np.r_[p, q], bounds=(0, None), method="highs")
+    assert lp.status == 0
+    got = hamming_emd(torch.from_numpy(p)[None], torch.from_numpy(q)[None]).item()
+    assert got == pytest.approx(lp.fun, abs=1e-9)
+
+
 def test_bad_shapes() -> None:
     with pytest.raises(ValueError, match="p, q"):
         hamming_emd(torch.zeros(2, 4), torch.zeros(2, 8))

@@ -73,8 +73,13 @@ def check_record(rec: dict[str, Any]) -> None:
         torch.testing.assert_close(
             m.effect.repertoire, torch.tensor(c["effect_repertoire"], dtype=torch.float64)
         )
+        for mine_mice, key in ((m.cause, "cause_mip"), (m.effect, "effect_mip")):
+            if key in c:  # PyPhi's first minimal partition in its order
+                want = None if c[key] is None else tuple((tuple(a), tuple(b)) for a, b in c[key])
+                assert mine_mice.mip == want, (rec["name"], mech, key)
     if "complexes" in rec:
         res = complexes(net, state)
+        assert [c.nodes for c in res.complexes] == [tuple(c["nodes"]) for c in rec["complexes"]], rec["name"]
         got_cx = sorted((c.nodes, round(c.phi, 5)) for c in res.complexes)
         ref_cx = sorted((tuple(c["nodes"]), round(c["phi"], 5)) for c in rec["complexes"])
         assert [n for n, _ in got_cx] == [n for n, _ in ref_cx], rec["name"]

@@ -25,36 +25,14 @@ import torch
 from torch import Tensor
 
 from hal9.metrics.iit._indexing import Index
+from hal9.metrics.iit._rounding import round6_numpy, round6_python
 from hal9.metrics.iit._tables import Tables
 from hal9.metrics.iit.emd import DUAL_MAX_NODES, hamming_emd, hamming_emd_cheap_bound, hamming_emd_lower_bound
 
-__all__ = ["MiceBatch", "Stats", "find_mice", "irreducible_purviews", "round6", "round6_exact"]
+__all__ = ["MiceBatch", "Stats", "find_mice", "irreducible_purviews"]
 
 CAUSE = 0
 EFFECT = 1
-
-
-def round6(x: Tensor) -> Tensor:
-    """Round to 6 decimals as NumPy rounds a ``float64`` (scale, round half to even, unscale).
-
-    PyPhi rounds effect distances (NumPy scalars) this way.
-    """
-    return torch.round(x * 1e6) / 1e6
-
-
-def round6_exact(x: Tensor) -> Tensor:
-    """Round to 6 decimals as Python's ``round(float, 6)`` does (the multiple of 1e-6 nearest the exact binary
-    value). PyPhi rounds cause distances (Python floats) this way; it differs from :func:`round6` only near
-    half-way cases, which are redone with Python's ``round``.
-    """
-    y = x * 1e6
-    out = torch.round(y) / 1e6
-    near = ((y - torch.floor(y)) - 0.5).abs() < 1e-6
-    if near.any():
-        where = torch.nonzero(near).flatten()
-        vals = [round(float(v), 6) for v in x[where].tolist()]
-        out[where] = torch.tensor(vals, dtype=x.dtype, device=x.device)
-    return out
 
 
 @dataclass
@@ -102,9 +80,9 @@ def _union_table(rows: Tensor, idx: Index) -> Tensor:
 def irreducible_purviews(cm: Tensor, direction: int, idx: Index) -> Tensor:
     """``(B, 2**n M, 2**n P)`` bool: purview ``P`` is a candidate for mechanism ``M`` under ``cm``.
 
-    The connections from the sources (``P`` for causes, ``M`` for effects) to the targets must form a connected
-    bipartite graph (each node counted once as a source and once as a target). Computed with bit masks: a
-    search grows the reached sources and targets from the lowest source, ``n`` rounds.
+    The connections from the sources (``P`` for causes, ``M`` for effects) to the targets must form a
+    connected bipartite graph (each node counted once as a source and once as a target). Computed with bit
+    masks: a search grows the reached sources and targets from the lowest source, ``n`` rounds.
     """
     n = idx.n
     size = 2**n
@@ -200,7 +178,7 @@ def _cause_phi(
 
         if k <= 2:
             r, q = vectors(torch.arange(sel.shape[0], device=m.device))
-            out[sel] = round6_exact(hamming_emd(r, q))
+            out[sel] = round6_python(hamming_emd(r, q))
             stats.cause_emds_dual += int(sel.numel())
             continue
         bs, ms, ps = sys_b[sel], m[sel], p[sel]
@@ -214,8 +192,14 @@ def _cause_phi(
         tier = torch.zeros(sel.shape[0], dtype=torch.long, device=m.device)
         seg = pair_id[sel]
         best = torch.full((npairs,), float("inf"), dtype=lb.dtype, device=m.device)
+        # PyPhi reports the first minimal partition in its order: a record tying with the best (after
+        # rounding) and earlier than the current first minimum stays open too.
+        best_rounded = best.clone()
+        first_min = torch.full((npairs,), sel.shape[0], dtype=torch.long, device=m.device)
+        pos = torch.arange(sel.shape[0], device=m.device)
         while True:
-            open_ = (tier < 2) & (lb < best[seg] - 1e-12)
+            earlier_tie = (lb <= best_rounded[seg] + 5e-7 + 1e-12) & (pos < first_min[seg])
+            open_ = (tier < 2) & ((lb < best[seg] - 1e-12) | earlier_tie)
             if not open_.any():
                 break
             cand_lb = torch.where(open_, lb, torch.full_like(lb, float("inf")))
@@ -240,8 +224,9 @@ def _cause_phi(
             else:
                 stats.cause_emds_dual += int(pick.numel())
             tier[pick] = 2
-            out[sel[pick]] = round6_exact(exact)
+            out[sel[pick]] = round6_python(exact)
             best.scatter_reduce_(0, seg[pick], exact, reduce="amin")
+            best_rounded, first_min = _segment_first_argmin(out[sel], seg, npairs)
         stats.cause_emds_pruned += int((tier < 2).sum())
     return out
 
@@ -254,7 +239,7 @@ def _effect_records(
     em = e[rec_b, :, rec_m]
     d1 = (em - e[rec_b, :, m1]).abs() * idx.bits[p1].to(em.dtype)
     d2 = (em - e[rec_b, :, m2]).abs() * idx.bits[p2].to(em.dtype)
-    return round6((d1 + d2).sum(1))
+    return round6_numpy((d1 + d2).sum(1))
 
 
 def _effect_pairs(tables: Tables, pair_b: Tensor, pair_m: Tensor, pair_p: Tensor, idx: Index) -> Tensor:
@@ -282,7 +267,7 @@ def _effect_pairs(tables: Tables, pair_b: Tensor, pair_m: Tensor, pair_p: Tensor
     gap = torch.where(inside, a1 - a2, torch.full_like(a1, float("inf"))).amin(1).clamp_min(0)
     total = total + torch.where(m1 == 0, gap, torch.zeros_like(gap))
     inf = torch.full((pair_m.shape[0],), float("inf"), dtype=total.dtype, device=total.device)
-    return inf.scatter_reduce(0, gid, round6(total), reduce="amin")
+    return inf.scatter_reduce(0, gid, round6_numpy(total), reduce="amin")
 
 
 def _chunks(task_b: Tensor, task_m: Tensor, cand: Tensor, idx: Index, limit: int) -> list[Tensor]:

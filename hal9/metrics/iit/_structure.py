@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from hal9.metrics.iit._indexing import Index
+from hal9.metrics.iit._rounding import round_numpy, round_python
 from hal9.metrics.iit.emd import hamming_emd, hamming_emd_cheap_bound, transport_plan
 
 __all__ = ["ConceptData", "ces_distances", "same_concept"]
@@ -190,7 +191,7 @@ def ces_distances(
     for j, plan in simple:
         total = sum(phi * dist.value[i] for phi, i in plan)
         # PyPhi's sum is a NumPy scalar (rounded the NumPy way) when a concept's φ came from its effect side.
-        results[j] = float(np.round(np.float64(total), 6)) if numpy_sum[j] else round(total, 6)
+        results[j] = round_numpy(total) if numpy_sum[j] else round_python(total)
     open_problems = problems
     while open_problems:
         needed: list[int] = []
@@ -219,7 +220,7 @@ def ces_distances(
                 needed.extend(inexact)
                 still.append((j, d1, d2, pair_ids, null_ids))
             else:
-                results[j] = round(value, 6)
+                results[j] = round_python(value)
         dist.make_exact(needed)
         open_problems = still
     return [float(r) for r in results if r is not None], sum(dist.is_exact)

@@ -35,7 +35,8 @@ from hal9.metrics.iit.results import Concept, Mice, Part, SystemCut, SystemIrred
 
 __all__ = ["ces", "sia", "sia_batch"]
 
-#: Numbers held by the repertoire tables of one batch of cut systems (64 MB in float64; a few times that at peak).
+#: Numbers held by the repertoire tables of one batch of cut systems (64 MB in float64; a few times that at
+#: peak).
 TABLE_BUDGET = 8_000_000
 
 Item = tuple[IITNetwork, Sequence[int]] | tuple[IITNetwork, Sequence[int], Sequence[int] | None]
@@ -68,6 +69,11 @@ class _System:
 
     def to_nodes(self, mask: int) -> tuple[int, ...]:
         return tuple(self.nodes[i] for i in nodes_of(mask))
+
+
+def _mech_order(mask: int) -> tuple[int, tuple[int, ...]]:
+    """PyPhi's powerset order of mechanisms: by size, then lexicographic."""
+    return (bin(mask).count("1"), nodes_of(mask))
 
 
 def _mip(sys: _System, mech: int, pur: int, mip: tuple[int, int] | None) -> tuple[Part, Part] | None:
@@ -132,7 +138,7 @@ class _Engine:
         dev = self.on.device
         tables = build_tables(self.on, self.cm, self.st)
         self.uncon = tables.effect_on[:, :, 0]
-        order = sorted(range(1, size), key=lambda m: (bin(m).count("1"), nodes_of(m)))
+        order = sorted(range(1, size), key=_mech_order)
         mechs = torch.tensor(order, device=dev).repeat(len(self.systems))
         tb = torch.arange(len(self.systems), device=dev).repeat_interleave(size - 1)
         eff = self._mice(tables, self.cm, tb, mechs, EFFECT)
@@ -304,7 +310,9 @@ def _analyse_group(systems: list[_System], seconds_share: float) -> list[SystemI
             cuts=system_cuts,
             cut_phis=tuple(values),
             concepts=tuple(_public(sys, c) for c in uncut[s]),
-            partitioned_concepts=tuple(_public(sys, c) for c in structures[s][first]),
+            partitioned_concepts=tuple(
+                _public(sys, c) for c in sorted(structures[s][first], key=lambda c: _mech_order(c.mech))
+            ),
             counts={**counts, "concepts": len(uncut[s]), "concept_distances": ndist},
             seconds=seconds,
         )

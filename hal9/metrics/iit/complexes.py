@@ -22,7 +22,10 @@ __all__ = ["all_complexes", "complexes", "major_complex"]
 
 
 def _subsets(nodes: Sequence[int]) -> list[tuple[int, ...]]:
-    return [c for r in range(len(nodes), 0, -1) for c in itertools.combinations(nodes, r)]
+    """PyPhi's ``powerset(nodes, nonempty=True, reverse=True)``: largest first, combinations of the reversed
+    node list (each subsystem's nodes then sorted, as ``Subsystem`` does)."""
+    rev = list(reversed(list(nodes)))
+    return [tuple(sorted(c)) for r in range(len(rev), 0, -1) for c in itertools.combinations(rev, r)]
 
 
 def _analyse(

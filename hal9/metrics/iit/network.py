@@ -65,8 +65,8 @@ def _state_by_state_to_node(sbs: Tensor, n: int) -> Tensor:
 class IITNetwork:
     """A network of binary nodes: state-by-node TPM ``(2**n, n)`` (LOLI rows) and connectivity ``(n, n)``.
 
-    Build it with :meth:`from_tpm`, which validates. ``tpm`` is float (float64 by default: PyPhi's answers are
-    compared at 1e-5 and φ is rounded to 6 decimals, as PyPhi does); ``cm`` is ``torch.bool``.
+    Build it with :meth:`from_tpm`, which validates. ``tpm`` is ``torch.float64`` (φ is rounded to 6 decimals,
+    as PyPhi does, which float32 cannot carry); ``cm`` is ``torch.bool``.
     """
 
     tpm: Tensor
@@ -95,13 +95,20 @@ class IITNetwork:
     ) -> IITNetwork:
         """Validate and convert a TPM (state-by-node, multidimensional or state-by-state) and a connectivity.
 
-        Raises ``ValueError`` naming ``tpm``, ``cm`` or ``labels`` for a wrong shape, a probability outside
-        [0, 1], a non-finite entry, a state-by-state TPM whose rows do not sum to 1 or whose nodes are not
-        conditionally independent, a non-binary or non-square ``cm``, or more than :data:`MAX_NODES` nodes.
+        ``dtype`` must be ``torch.float64``. Raises ``ValueError`` naming ``tpm``, ``cm``, ``labels`` or
+        ``dtype`` for a wrong shape, a probability outside [0, 1], a non-finite entry, a state-by-state TPM
+        whose rows do not sum to 1 or whose nodes are not conditionally independent, a non-binary or
+        non-square ``cm``, or more than :data:`MAX_NODES` nodes.
         """
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
-        t = torch.as_tensor(tpm, dtype=dtype, device=device)
+        if dtype != torch.float64:
+            raise ValueError(
+                f"dtype: exact IIT 3.0 needs torch.float64 (φ is rounded to 6 decimals, as PyPhi does), "
+                f"got {dtype}"
+            )
+        try:
+            t = torch.as_tensor(tpm, dtype=dtype, device=device)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"tpm: not a numeric matrix ({err})") from None
         if not torch.isfinite(t).all():
             raise ValueError("tpm: entries must be finite")
         if t.dim() >= 2 and all(s == 2 for s in t.shape[:-1]) and t.dim() - 1 == t.shape[-1] and t.dim() > 2:
@@ -117,6 +124,8 @@ class IITNetwork:
             raise ValueError(f"tpm: the number of rows must be 2**n for n >= 1, got {rows}")
         if (t < 0).any() or (t > 1).any():
             raise ValueError("tpm: probabilities must lie in [0, 1]")
+        if n > MAX_NODES:
+            raise ValueError(f"tpm: exact IIT 3.0 is limited to {MAX_NODES} nodes here, got {n}")
         if cols == rows and cols != n:
             t = _state_by_state_to_node(t, n)
         elif cols != n:
@@ -128,7 +137,10 @@ class IITNetwork:
         if cm is None:
             c = torch.ones(n, n, dtype=torch.bool, device=t.device)
         else:
-            c_raw = torch.as_tensor(cm, device=t.device)
+            try:
+                c_raw = torch.as_tensor(cm, device=t.device)
+            except (TypeError, ValueError, RuntimeError) as err:
+                raise ValueError(f"cm: not a numeric matrix ({err})") from None
             if c_raw.shape != (n, n):
                 raise ValueError(f"cm: expected shape ({n}, {n}), got {tuple(c_raw.shape)}")
             if not ((c_raw == 0) | (c_raw == 1)).all():
@@ -141,18 +153,21 @@ class IITNetwork:
 
     def check_state(self, state: Sequence[int] | Tensor) -> tuple[int, ...]:
         """Return ``state`` as a tuple of 0/1 of length n, or raise ``ValueError`` naming ``state``."""
-        values = [int(x) for x in (state.tolist() if isinstance(state, Tensor) else state)]
-        if len(values) != self.size:
-            raise ValueError(f"state: expected {self.size} entries (one per node), got {len(values)}")
-        if any(v not in (0, 1) for v in values):
-            raise ValueError(f"state: entries must be 0 or 1, got {values}")
-        return tuple(values)
+        raw = list(state.tolist() if isinstance(state, Tensor) else state)
+        if len(raw) != self.size:
+            raise ValueError(f"state: expected {self.size} entries (one per node), got {len(raw)}")
+        if any(isinstance(v, str) or v not in (0, 1) for v in raw):
+            raise ValueError(f"state: entries must be 0 or 1, got {raw}")
+        return tuple(int(v) for v in raw)
 
     def check_nodes(self, nodes: Sequence[int] | None) -> tuple[int, ...]:
         """Sorted, de-duplicated node indices (all when ``None``), or ``ValueError`` naming ``nodes``."""
         if nodes is None:
             return tuple(range(self.size))
-        out = tuple(sorted({int(i) for i in nodes}))
+        raw = list(nodes)
+        if any(isinstance(i, str) or (isinstance(i, float) and not float(i).is_integer()) for i in raw):
+            raise ValueError(f"nodes: expected node indices (integers), got {raw}")
+        out = tuple(sorted({int(i) for i in raw}))
         if any(i < 0 or i >= self.size for i in out):
             raise ValueError(f"nodes: indices must lie in [0, {self.size}), got {list(nodes)}")
         return out
