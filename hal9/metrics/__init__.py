@@ -5,9 +5,10 @@ interaction, Φ_G, Φ*) for partitions into any number of parts, with exhaustive
 minimum-information-partition search over the bipartitions (optionally also the atomic partition) and a
 registry of measures (:func:`register_measure`, :func:`measure_names`); Lempel–Ziv
 (LZ76) and the perturbational complexity index; multi-information and neural complexity; linear CKA
-between layers; compression measures per layer boundary; and one :func:`report` of a simulated run.
-Natural logarithms (nats) throughout. Array arguments may be tensors (dtype and device kept), numpy arrays
-or nested lists (converted to float64). Builds on :mod:`hal9.core` only.
+between layers; compression measures per layer boundary; one :func:`report` of a simulated run; and exact
+IIT 3.0 of small binary networks (:mod:`hal9.metrics.iit`: :func:`sia`, :func:`ces`, :func:`complexes`, as
+PyPhi 1.2.0 computes them). Natural logarithms (nats) throughout. Array arguments may be tensors (dtype and
+device kept), numpy arrays or nested lists (converted to float64). Builds on :mod:`hal9.core` only.
 """
 
 from hal9.metrics.complexity import ComplexityResult, multi_information, neural_complexity
@@ -28,6 +29,21 @@ from hal9.metrics.gaussian import (
     var1_covariances,
 )
 from hal9.metrics.geometric import phi_geometric, phi_geometric_batch
+from hal9.metrics.iit import (
+    ComplexesResult,
+    Concept,
+    IITNetwork,
+    Mice,
+    StateUnreachableError,
+    SystemCut,
+    SystemIrreducibility,
+    all_complexes,
+    ces,
+    complexes,
+    major_complex,
+    sia,
+    sia_batch,
+)
 from hal9.metrics.integration import (
     CRITERION_ALIASES,
     Criterion,
@@ -60,18 +76,28 @@ __all__ = [
     "PCI_PARSES",
     "AlignmentResult",
     "BoundaryReport",
+    "ComplexesResult",
     "ComplexityResult",
+    "Concept",
     "Criterion",
+    "IITNetwork",
     "IntegrationResult",
     "Measure",
     "MeasureSpec",
     "MetricsReport",
+    "Mice",
     "PCIParse",
     "PCIResult",
+    "StateUnreachableError",
+    "SystemCut",
+    "SystemIrreducibility",
     "adjacent_alignment",
+    "all_complexes",
     "atomic_partition",
     "binarize_median",
     "bipartition_masks",
+    "ces",
+    "complexes",
     "compression_boundaries",
     "compression_efficiency",
     "gaussian_entropy",
@@ -87,6 +113,7 @@ __all__ = [
     "linear_cka",
     "lz76_column_counts",
     "lz76_counts",
+    "major_complex",
     "mask_to_partition",
     "measure_names",
     "mismatched_information",
@@ -105,6 +132,8 @@ __all__ = [
     "register_measure",
     "report",
     "sample_covariances",
+    "sia",
+    "sia_batch",
     "stationary_cov",
     "unregister_measure",
     "validate_partition",
