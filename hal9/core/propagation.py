@@ -15,9 +15,11 @@ Two ways to compute ``d_i = Σ_j W_ij a_j`` for a ``(batch, N)`` activity ``a``:
 entries that are 1) against :func:`event_density_threshold`, a crossover measured on CPU (see
 ``tests/benchmarks/test_bench_propagation.py`` and docs/benchmarks.md).
 
-Both paths add, for each target ``i``, the weights of its spiking sources in ascending source order
-starting from 0, so on CPU they give the same drive bitwise (tested); on CUDA ``index_add_`` uses
-atomics and the order of additions (hence the last bit) may differ between runs of the event path.
+The event path adds, for each target ``i``, the weights of its spiking sources in ascending source order
+starting from 0. So does torch's CSR product on MKL's generic CPU path, and the drives are then equal
+bitwise. MKL's AVX-512 kernels (an Intel Xeon, batches of 4 and 8) sum in another order, and the two then
+differ in the last bits, within the summation error bound (tested). On CUDA ``index_add_`` uses atomics
+and the order of additions (hence the last bit) may differ between runs of the event path.
 """
 
 from __future__ import annotations

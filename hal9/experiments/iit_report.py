@@ -7,8 +7,8 @@ Input files (:func:`load_tpm`):
 * ``.csv`` / ``.txt`` — the same 2-D matrix as text (``numpy.loadtxt``, commas or whitespace);
 * ``.json`` — ``{"tpm": [[...]], "cm": [[...]] (optional), "state": [...] (optional)}``.
 
-The connectivity comes from ``--cm FILE`` (same formats), else from the JSON, else all-to-all. The state
-comes from ``--state 1,0,0``, else from the JSON.
+The connectivity comes from ``--cm FILE`` (same formats), else from the JSON, else all-to-all. The state comes
+from ``--state 1,0,0``, else from the JSON.
 """
 
 from __future__ import annotations
@@ -120,10 +120,10 @@ def run_iit(
 ) -> dict[str, Any]:
     """Compute Φ (optionally the complexes), draw Φ over the cuts, log to MLflow; return a JSON-ready summary.
 
-    The summary holds ``sia`` (:meth:`~hal9.metrics.iit.SystemIrreducibility.to_dict`), ``complexes``
-    (if asked), ``input`` (path, n, state, nodes), ``figures`` and ``mlflow``. MLflow gets the config as
-    params, ``phi``, ``n_concepts``, ``sum_small_phi``, ``seconds`` (and ``major_complex_phi``) as metrics,
-    and the figure and ``iit.json`` as artifacts.
+    The summary holds ``sia`` (:meth:`~hal9.metrics.iit.SystemIrreducibility.to_dict`), ``complexes`` (if
+    asked), ``input`` (path, n, state, nodes), ``figures`` and ``mlflow``. MLflow gets the config as params,
+    ``phi``, ``n_concepts``, ``sum_small_phi``, ``seconds`` (and ``major_complex_phi``) as metrics, and the
+    figure and ``iit.json`` as artifacts.
     """
     from hal9.metrics.iit import IITNetwork, complexes, sia
 

@@ -72,16 +72,31 @@ def test_event_plan_is_the_csc_form_of_the_weight() -> None:
     seed=st.integers(0, 2**16),
     dtype=st.sampled_from([torch.float32, torch.float64]),
 )
-def test_event_drive_equals_the_dense_product_bitwise(
+def test_event_drive_equals_the_dense_product(
     batch: int, density: float, seed: int, dtype: torch.dtype
 ) -> None:
+    """Equal up to summation order.
+
+    The event path adds each target's spiking weights in ascending source order; torch's CSR product does the
+    same on MKL's generic path (bitwise equal, as on the AMD EPYC this was first tested on), but MKL's AVX-512
+    kernels (seen on an Intel Xeon, batches of 4 and 8) sum in another order. The difference is bounded by the
+    summation error bound ``2 · fan-in · eps · Σ|w|``, and is zero without spikes.
+    """
     net = _net(500, dtype=dtype, seed=seed % 5)
     s = _spikes(batch, net.n_neurons, density, seed, dtype)
     dense = synaptic_drive(net.weight, s)
     event = event_drive(net.event_plan(), s)
     assert event.shape == dense.shape == (batch, net.n_neurons)
     assert event.T.is_contiguous()  # neuron-major like the dense product
-    assert torch.equal(event, dense)
+    w = net.weight
+    magnitude = torch.sparse_csr_tensor(
+        w.crow_indices(), w.col_indices(), w.values().abs(), w.shape, check_invariants=False
+    )
+    fan_in = int((w.crow_indices()[1:] - w.crow_indices()[:-1]).max())
+    bound = 2 * fan_in * torch.finfo(dtype).eps * synaptic_drive(magnitude, s)
+    assert ((event - dense).abs() <= bound).all()
+    if density == 0.0:
+        assert torch.equal(event, dense)
 
 
 def test_event_drive_of_a_hand_built_matrix() -> None:

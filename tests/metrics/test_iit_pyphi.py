@@ -1,11 +1,9 @@
 """hal9's exact IIT 3.0 against PyPhi 1.2.0.
 
 * ``data/pyphi_iit3.json`` holds PyPhi 1.2.0's answers (made by ``scripts/pyphi_reference.py`` under PyPhi;
-  its
-  ``meta`` says with what) for the published examples and random deterministic and noisy networks of 3–5
-  nodes:
-  Φ of every cut, the MIP cut, every concept with its purviews, φ values and repertoires, and the complexes.
-  These tests compare against it everywhere, CI included.
+  its ``meta`` says with what) for the published examples and random deterministic and noisy networks of 3–5
+  nodes: Φ of every cut, the MIP cut, every concept with its purviews, φ values and repertoires, and the
+  complexes. These tests compare against it everywhere, CI included.
 * ``test_live_against_pyphi`` (marker ``pyphi``) reruns PyPhi itself when ``HAL9_PYPHI_PYTHON`` names an
   interpreter that has it, and is skipped otherwise.
 """

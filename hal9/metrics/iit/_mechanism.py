@@ -245,10 +245,9 @@ def _effect_records(
 def _effect_pairs(tables: Tables, pair_b: Tensor, pair_m: Tensor, pair_p: Tensor, idx: Index) -> Tensor:
     """Rounded effect φ of every (mechanism, purview) pair, without enumerating purview bipartitions.
 
-    For a mechanism bipartition ``(M1, M2)`` the distance of purview bipartition ``(P1, P2)`` is
-    ``Σ_{p∈P1} a1_p + Σ_{p∈P2} a2_p`` with ``a_i = |P(p ON | M) − P(p ON | M_i)|``. Its minimum over
-    ``P1 ⊆ P`` is ``Σ_p min(a1_p, a2_p)``, plus ``max(0, min_p (a1_p − a2_p))`` when ``M1 = ∅`` (``P1``
-    must then be non-empty).
+    For a mechanism bipartition ``(M1, M2)`` the distance of purview bipartition ``(P1, P2)`` is ``Σ_{p∈P1}
+    a1_p + Σ_{p∈P2} a2_p`` with ``a_i = |P(p ON | M) − P(p ON | M_i)|``. Its minimum over ``P1 ⊆ P`` is ``Σ_p
+    min(a1_p, a2_p)``, plus ``max(0, min_p (a1_p − a2_p))`` when ``M1 = ∅`` (``P1`` must then be non-empty).
     """
     a = idx.popcount[pair_m]
     count = 2 ** (a - 1)

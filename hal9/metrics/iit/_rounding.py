@@ -2,8 +2,8 @@
 
 PyPhi rounds cause distances as Python floats (``round(x, 6)``: the multiple of 1e-6 nearest the exact binary
 value) and effect distances as NumPy scalars (scale by 1e6, round half to even, unscale). The two differ only
-at half-way values such as 2.0416665. There the outcome also depends on the last bit of the distance, and
-that bit depends on the order of the floating-point sums. hal9's order differs from PyPhi's EMD solver's.
+at half-way values such as 2.0416665. There the outcome also depends on the last bit of the distance, and that
+bit depends on the order of the floating-point sums. hal9's order differs from PyPhi's EMD solver's.
 
 So a value within a few ulps of a 7-decimal number is first replaced by the double nearest that number (what
 an exact computation gives) before rounding. Half-way cases then round as PyPhi rounds the correctly rounded

@@ -36,8 +36,8 @@ class ConceptData:
     """One concept inside the engine (masks over the subsystem's local nodes).
 
     ``crep``: cause repertoire ``(2**n,)`` LOLI over the cause purview, zero-padded; ``emarg``: ``(n,)``
-    per-node
-    ON probabilities of the effect repertoire, with the unconstrained values outside the effect purview.
+    per-node ON probabilities of the effect repertoire, with the unconstrained values outside the effect
+    purview.
     """
 
     mech: int
@@ -69,11 +69,9 @@ def same_concept(a: ConceptData, b: ConceptData) -> bool:
 class _Distances:
     """Concept distances, computed in batches and cached by concept identity.
 
-    ``lower(ids)`` gives a lower bound (the effect part exact, the cause part ``max(Σ|Δ marginal|, TV)`` for
-    purview
-    unions of 4 or more nodes, exact below); ``exact(ids)`` the exact distance. Exact cause parts of 4 nodes
-    use the
-    dual vertices, of 5 or more the network simplex.
+    :meth:`bound_all` gives lower bounds (the effect part exact, the cause part ``max(Σ|Δ marginal|, TV)``
+    for purview unions of 4 or more nodes, exact below); :meth:`make_exact` the exact distances. Exact cause
+    parts of 4 nodes use the dual vertices, of 5 or more the network simplex.
     """
 
     def __init__(self, idx: Index, unconstrained_effect: Tensor) -> None:
@@ -154,12 +152,9 @@ def ces_distances(
     distances computed exactly.
 
     ``unconstrained_effect``: ``(n,)`` ON probabilities of the unconstrained effect repertoire (the null
-    concept's).
-    The transport problems are solved with lazily exact costs: solve with lower bounds where the exact
-    distance is
-    not known yet, compute the exact distances the optimal plan uses, repeat until it uses exact ones only
-    (then the
-    plan is optimal for the exact costs, every other cost being at least its bound).
+    concept's). The transport problems are solved with lazily exact costs: solve with lower bounds where the
+    exact distance is not known yet, compute the exact distances the optimal plan uses, repeat until it uses
+    exact ones only (then the plan is optimal for the exact costs, every other cost being at least its bound).
     """
     dist = _Distances(idx, unconstrained_effect)
     results: list[float | None] = []

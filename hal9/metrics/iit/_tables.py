@@ -56,8 +56,7 @@ def marginalise_non_inputs(on: Tensor, cm: Tensor) -> Tensor:
     """Average each node's TPM over the nodes that are not its inputs.
 
     ``on``: ``(B, n, 2**n)``; ``cm``: ``(B, n, n)`` bool, ``cm[b, i, j]`` = ``i`` sends to ``j``. Returns
-    ``(B, n,
-    2**n)``, each row constant along its non-inputs.
+    ``(B, n, 2**n)``, each row constant along its non-inputs.
     """
     b, n, _ = on.shape
     v = on.reshape(b, n, *([2] * n))
@@ -72,8 +71,8 @@ def marginalise_non_inputs(on: Tensor, cm: Tensor) -> Tensor:
 def build_tables(on: Tensor, cm: Tensor, state: Tensor) -> Tables:
     """Cause and effect tables of a batch of systems.
 
-    ``on``: ``(B, n, 2**n)`` probabilities (already conditioned on the nodes outside the subsystem);
-    ``cm``: ``(B, n, n)`` bool connectivity with the cut applied; ``state``: ``(B, n)`` of 0/1.
+    ``on``: ``(B, n, 2**n)`` probabilities (already conditioned on the nodes outside the subsystem); ``cm``:
+    ``(B, n, n)`` bool connectivity with the cut applied; ``state``: ``(B, n)`` of 0/1.
     """
     b, n, size = on.shape
     node = marginalise_non_inputs(on, cm)

@@ -124,10 +124,8 @@ def lipschitz_vertices(
     ``V_k`` = 2, 6, 38, 990 for k = 1..4.
 
     They are the integer 1-Lipschitz functions (3, 19, 495, 197 547 of them) whose tight edges form a
-    connected
-    spanning subgraph (the tight equalities then fix ``f``). hal9 ships them (:func:`enumerate_vertices`
-    rebuilds
-    them; a test checks the two agree).
+    connected spanning subgraph (the tight equalities then fix ``f``). hal9 ships them
+    (:func:`enumerate_vertices` rebuilds them; a test checks the two agree).
     """
     if k < 1 or k > DUAL_MAX_NODES:
         raise ValueError(f"k: the vertex enumeration covers 1..{DUAL_MAX_NODES} nodes, got {k}")
@@ -224,8 +222,8 @@ def hamming_emd_lower_bound(p: Tensor, q: Tensor) -> Tensor:
     """A lower bound on the Hamming EMD of rows ``(R, 2**k)``, exact for ``k ≤ 4``.
 
     For ``k > 4``: ``max_A [EMD_A(p_A, q_A) + Σ_{i ∉ A} |p_i(1) − q_i(1)|]`` over the 4-node subsets ``A``,
-    where
-    ``p_A`` is the marginal on ``A`` — the dual value of the 1-Lipschitz function ``f(x_A) + Σ_{i∉A} ±x_i``.
+    where ``p_A`` is the marginal on ``A`` — the dual value of the 1-Lipschitz function ``f(x_A) + Σ_{i∉A}
+    ±x_i``.
     """
     size = p.shape[1]
     k = size.bit_length() - 1

@@ -153,9 +153,8 @@ class ComplexesResult:
     """Every irreducible complex (Φ > 0) of a network in a state, and the major complex.
 
     ``major`` is the complex with the largest Φ (ties: the larger subsystem, then the larger node tuple —
-    PyPhi's
-    ordering), or ``None`` when no subsystem has Φ > 0. ``evaluated`` counts the subsystems analysed and
-    ``unreachable`` those skipped because their state cannot be reached.
+    PyPhi's ordering), or ``None`` when no subsystem has Φ > 0. ``evaluated`` counts the subsystems analysed
+    and ``unreachable`` those skipped because their state cannot be reached.
     """
 
     complexes: tuple[SystemIrreducibility, ...]
