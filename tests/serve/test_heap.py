@@ -26,7 +26,10 @@ def test_freeze_moves_the_heap_out_of_collections(unfrozen: None) -> None:
 
     Cycle()  # garbage with a cycle: collected before the freeze, not frozen with the rest
     frozen = freeze_startup_heap()
-    assert frozen == gc.get_freeze_count() > 1000
+    now = gc.get_freeze_count()
+    # Other threads of a long test process may free a few frozen objects in between (seen: 2 of 1.4 million
+    # in the full suite); nothing is added to the permanent generation.
+    assert frozen > 1000 and frozen - 100 <= now <= frozen
     assert not any(type(o) is Cycle for o in gc.get_objects())
     assert len(gc.get_objects(generation=2)) < frozen
 
